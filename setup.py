@@ -1,0 +1,30 @@
+"""Build the Cython kernels of sklearn-mcnn.
+
+Set ``SKLEARN_MCNN_DEBUG=1`` to compile with bounds checks (slow, for debugging).
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("SKLEARN_MCNN_DEBUG", "0") == "1"
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": DEBUG,
+    "cpow": True,
+}
+
+extensions = [
+    Extension(
+        "sklearn_mcnn._network",
+        ["sklearn_mcnn/_network.pyx"],
+        extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
+    ),
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))

@@ -1,0 +1,19 @@
+"""sklearn-mcnn: multiclass classification and neural networks for scikit-learn."""
+
+from ._check_build import check_build as _check_build
+
+_check_build()
+
+from ._mlp import MLPBackpropClassifier  # noqa: E402
+# MULTICLASS from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
+from ._softmax import SoftmaxClassifier  # noqa: E402
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLPBackpropClassifier",
+    "OneVsAllClassifier",
+    "OneVsOneClassifier",
+    "SoftmaxClassifier",
+    "__version__",
+]

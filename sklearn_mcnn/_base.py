@@ -1,0 +1,758 @@
+"""The shared base of the trained estimators: API, validation and training driver.
+
+``SoftmaxClassifier`` and ``MLPBackpropClassifier`` are one model, a
+feed-forward network (the softmax model has no hidden layer), and differ
+only in their parameters and fitted attributes.  This module owns what they
+share:
+
+- input validation, class encoding, sample and class weights;
+- the training driver that runs *between* epochs: learning-rate schedules,
+  the validation split and score, the best-weight snapshot, the stopping
+  rule, the verbose line and scikit-learn's callbacks.  Every epoch itself
+  runs in Cython (:func:`sklearn_mcnn._network.train_epoch`);
+- full-batch L-BFGS through :func:`scipy.optimize.minimize` driving the
+  Cython objective and gradient (:func:`sklearn_mcnn._network.loss_grad`);
+- prediction (deterministic ``argmax`` and randomized ``predict_sample``).
+"""
+
+import math
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _network
+from ._network import Network
+
+try:  # scikit-learn >= 1.9: the callback API
+    from sklearn.callback import CallbackSupportMixin, with_callbacks
+except ImportError:  # pragma: no cover - older scikit-learn
+
+    class CallbackSupportMixin:
+        """Stand-in for scikit-learn < 1.9, which has no callback API."""
+
+    def with_callbacks(method):
+        return method
+
+
+#: Rows per chunk in inference and in the full-batch objective: large enough
+#: for efficient matrix products, small enough for the chunk to stay in cache.
+CHUNK_ROWS = 1024
+
+
+def _stochastic(est):
+    """``partial_fit`` exists only for the stochastic solvers."""
+    if est.solver == "lbfgs":
+        raise AttributeError(
+            "partial_fit is only available for stochastic solvers; "
+            f"solver={est.solver!r} is not stochastic."
+        )
+    return True
+
+
+class _CallbackContext:
+    """Forward the training progress to scikit-learn's callbacks (>= 1.9).
+
+    A no-op when the estimator has no callbacks or scikit-learn has no
+    callback API; otherwise a root task for the fit with one sub-task per
+    epoch (L-BFGS: per iteration).
+    """
+
+    def __init__(self, estimator, X, y, max_subtasks):
+        self.estimator = estimator
+        self.X, self.y = X, y
+        self.ctx = None
+        if hasattr(estimator, "_init_callback_context"):
+            self.ctx = estimator._init_callback_context(max_subtasks=max_subtasks)
+            self.ctx.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
+        self.sub = None
+
+    def _state(self):
+        est = self.estimator
+        return lambda: est._fitted_state()
+
+    def begin(self):
+        if self.ctx is not None:
+            self.sub = self.ctx.subcontext(task_name="epoch")
+            self.sub.call_on_fit_task_begin(
+                estimator=self.estimator,
+                X=self.X,
+                y=self.y,
+                reconstruction_attributes=self._state(),
+            )
+
+    def end(self):
+        """End the current sub-task; True when a callback asks to stop."""
+        if self.sub is None:
+            return False
+        stop = self.sub.call_on_fit_task_end(
+            estimator=self.estimator,
+            X=self.X,
+            y=self.y,
+            reconstruction_attributes=self._state(),
+        )
+        self.sub = None
+        return bool(stop)
+
+    def close(self):
+        if self.ctx is not None:
+            self.ctx.call_on_fit_task_end(
+                estimator=self.estimator,
+                X=self.X,
+                y=self.y,
+                reconstruction_attributes=self._state(),
+            )
+
+
+class _Data:
+    """Validated training rows in the form the Cython kernels read."""
+
+    def __init__(self, X, y_index, sample_weight):
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.sparse = sp.issparse(X)
+        if self.sparse:
+            X = X.tocsr()
+            if X.nnz >= np.iinfo(np.int32).max:
+                raise ValueError("CSR input with 2**31 or more stored values is "
+                                 "not supported.")
+            self.dense = np.empty((0, 0), dtype=X.dtype)
+            self.data = np.ascontiguousarray(X.data)
+            self.indices = np.ascontiguousarray(X.indices, dtype=np.int32)
+            self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int32)
+        else:
+            self.dense = np.ascontiguousarray(X)
+            self.data = np.empty(0, dtype=X.dtype)
+            self.indices = self.indptr = np.empty(0, dtype=np.int32)
+        self.X = X
+        self.y = np.ascontiguousarray(y_index, dtype=np.int32)
+        self.sw = np.ascontiguousarray(sample_weight, dtype=np.float64)
+
+    @property
+    def inputs(self):
+        return self.dense, self.data, self.indices, self.indptr, self.sparse
+
+
+def _as_kernel_input(X):
+    """Dense C-ordered or CSR arrays for :func:`sklearn_mcnn._network.forward`."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return (
+            np.empty((0, 0), dtype=X.dtype),
+            np.ascontiguousarray(X.data),
+            np.ascontiguousarray(X.indices, dtype=np.int32),
+            np.ascontiguousarray(X.indptr, dtype=np.int32),
+            True,
+        )
+    empty = np.empty(0, dtype=np.int32)
+    return np.ascontiguousarray(X), np.empty(0, dtype=X.dtype), empty, empty, False
+
+
+class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+    """Base class of the estimators trained by the Cython network engine.
+
+    Subclasses define ``__init__`` with their parameters, and the hooks
+    :meth:`_hidden_layer_sizes`, :meth:`_network_options` and
+    :meth:`_set_public_attributes`.
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"sgd", "adagrad", "rmsprop", "adam", "lbfgs"})],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", "cosine"})
+        ],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "rho": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    # ------------------------------------------------------------------ hooks
+
+    def _hidden_layer_sizes(self):
+        """Widths of the hidden layers (empty for the softmax model)."""
+        return ()
+
+    def _network_options(self):
+        """Keyword arguments of :class:`~sklearn_mcnn._network.Network`."""
+        return {"activation": "identity", "loss": "log_loss",
+                "batch_norm": False, "dropout": 0.0}
+
+    def _set_public_attributes(self):
+        """Expose the parameter vector as the estimator's fitted attributes."""
+
+    # ------------------------------------------------------------------- fit
+
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and targets y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. CSR input is read directly, never densified.
+            float32 input trains in float32.
+
+        y : array-like of shape (n_samples,)
+            Target class labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples; integer weights are the
+            same as repeating rows, zero weight the same as removing them.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    @available_if(_stochastic)
+    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Update the model with one epoch over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,)
+            Target class labels.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the classes that can appear in the calls to ``partial_fit``.
+            Required in the first call, ignored in later ones (where it must
+            not differ from ``classes_``).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=True, classes=classes
+        )
+
+    def _validate_training_data(self, X, y, sample_weight, incremental, classes):
+        first_call = not (incremental and hasattr(self, "classes_"))
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse="csr",
+            dtype=[np.float64, np.float32],
+            order="C",
+            reset=first_call,
+        )
+        check_classification_targets(y)
+        if incremental:
+            if first_call:
+                if classes is None:
+                    raise ValueError(
+                        "classes must be passed on the first call to partial_fit."
+                    )
+                self.classes_ = np.unique(np.asarray(classes))
+            elif classes is not None and not np.array_equal(
+                self.classes_, np.unique(np.asarray(classes))
+            ):
+                raise ValueError(
+                    f"`classes={classes!r}` is not the same as on the first call "
+                    f"to partial_fit, which was {self.classes_!r}."
+                )
+            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in "
+                    f"classes {self.classes_.tolist()}."
+                )
+        else:
+            classes_ = np.unique(y)
+            if (
+                self.warm_start
+                and hasattr(self, "classes_")
+                and not np.array_equal(classes_, self.classes_)
+            ):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes "
+                    f"as in the previous call to fit. Previously got "
+                    f"{self.classes_}, `y` has {classes_}."
+                )
+            self.classes_ = classes_
+        if self.classes_.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in "
+                f"the data, but the data contains only one class: "
+                f"{self.classes_[0]!r}."
+            )
+        y_index = np.searchsorted(self.classes_, y)
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        if self.class_weight is not None:
+            present = np.unique(y)
+            cw = compute_class_weight(self.class_weight, classes=present, y=y)
+            weights = np.ones(self.classes_.size)
+            weights[np.searchsorted(self.classes_, present)] = cw
+            sample_weight = sample_weight * weights[y_index]
+        if not np.any(sample_weight > 0):
+            raise ValueError("The sample weights are all zero: there is nothing "
+                             "to learn from.")
+        return X, y, y_index, sample_weight
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None):
+        X, y, y_index, sample_weight = self._validate_training_data(
+            X, y, sample_weight, incremental, classes
+        )
+        if self.solver == "lbfgs" and self._network_options()["dropout"] > 0:
+            raise ValueError(
+                "dropout needs a stochastic solver: with solver='lbfgs' the "
+                "objective must be deterministic. Use solver='adam' or 'sgd'."
+            )
+        rng = check_random_state(self.random_state)
+        n_outputs = self.classes_.size
+        sizes = (X.shape[1], *self._hidden_layer_sizes(), n_outputs)
+        reuse = (
+            (incremental or self.warm_start)
+            and hasattr(self, "_params")
+            and self._net.sizes == sizes
+            and self._net_options == self._network_options()
+        )
+        if not reuse:
+            self._initialize(sizes, X.dtype, rng)
+        else:
+            X = X.astype(self._params.dtype, copy=False)
+            if not incremental:
+                self.n_iter_ = 0
+        data = _Data(X, y_index, sample_weight)
+        callbacks = _CallbackContext(self, X, y, max_subtasks=self.max_iter)
+        try:
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(data, callbacks)
+            else:
+                self._fit_stochastic(data, rng, incremental, callbacks)
+        finally:
+            self._set_public_attributes()
+        callbacks.close()
+        return self
+
+    def _initialize(self, sizes, dtype, rng):
+        """Fresh parameters: Glorot-uniform as MLPClassifier, zeros without
+        hidden layers (the convex softmax model, as LogisticRegression)."""
+        options = self._network_options()
+        self._net_options = options
+        self._net = net = Network(sizes, **options)
+        # Inference reads the network in chunks through a layout of its own,
+        # never changed after this point: concurrent predictions share
+        # nothing writable.
+        self._predict_net = Network(sizes, **options, capacity=CHUNK_ROWS)
+        params = np.zeros(net.n_params, dtype=dtype)
+        if net.n_layers > 1:
+            factor = 2.0 if options["activation"] == "logistic" else 6.0
+            for (w, b, gb), fan_in, fan_out in zip(
+                net.layer_slices(), sizes[:-1], sizes[1:]
+            ):
+                bound = np.sqrt(factor / (fan_in + fan_out))
+                params[w] = rng.uniform(-bound, bound, fan_in * fan_out)
+                params[b] = rng.uniform(-bound, bound, fan_out)
+                if gb is not None:
+                    params[gb] = np.r_[np.ones(fan_out), np.zeros(fan_out)]
+        running = np.zeros(net.n_running, dtype=dtype)
+        for sl in net.running_slices():
+            if sl is not None:
+                running[sl[1]] = 1.0
+        self._params = params
+        self._running = running
+        self._opt_state = None
+        self._steps = 0
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        self.best_loss_ = np.inf
+        self.validation_scores_ = None
+        self.best_validation_score_ = None
+        self._no_improvement_count = 0
+        self._learning_rate = float(self.learning_rate_init)
+
+    # -------------------------------------------------------- the two drivers
+
+    def _fit_lbfgs(self, data, callbacks):
+        """Full-batch L-BFGS on the Cython objective and gradient."""
+        net = self._net
+        capacity = data.n_samples if net.batch_norm else min(data.n_samples,
+                                                              CHUNK_ROWS)
+        workspace = np.empty(net.set_capacity(capacity), dtype=data.dtype)
+        params = self._params
+        grad = np.empty_like(params)
+        running = self._running
+        inputs = data.inputs
+        alpha = float(self.alpha)
+        self.loss_curve_ = []
+
+        def objective(w):
+            params[:] = w
+            loss = _network.loss_grad(net, *inputs, data.y, data.sw, params,
+                                      grad, running, workspace, alpha)
+            return loss, grad.astype(np.float64)
+
+        def on_iteration(intermediate_result):
+            self.loss_curve_.append(float(intermediate_result.fun))
+            if self.verbose:
+                print(f"Iteration {len(self.loss_curve_)}, "
+                      f"loss = {intermediate_result.fun:.8f}")
+            params[:] = intermediate_result.x
+            if callbacks.end():
+                raise StopIteration
+            callbacks.begin()
+
+        callbacks.begin()
+        result = scipy.optimize.minimize(
+            objective,
+            params.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=on_iteration,
+            options={
+                "maxiter": self.max_iter,
+                "maxfun": max(15000, 2 * self.max_iter),
+                "maxls": 50,
+                "gtol": self.tol,
+                "ftol": 64 * np.finfo(float).eps,
+            },
+        )
+        callbacks.end()
+        if not np.all(np.isfinite(result.x)):
+            raise ValueError("L-BFGS diverged to non-finite weights.")
+        # The final full-batch pass also sets batch-norm running statistics.
+        self.loss_ = float(objective(result.x)[0])
+        self.n_iter_ = int(result.nit)
+        self.t_ = data.n_samples
+        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if result.status == 1 or (not result.success and self.n_iter_ >= self.max_iter):
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}): {result.message}. Increase max_iter "
+                "or scale the data.",
+                ConvergenceWarning,
+            )
+
+    def _solver_constants(self, lr):
+        return {
+            "solver": _network.SOLVERS[self.solver],
+            "lr": lr,
+            "momentum": float(self.momentum),
+            "nesterov": bool(self.nesterovs_momentum),
+            "beta_1": float(self.beta_1),
+            "beta_2": float(self.beta_2),
+            "rho": float(self.rho),
+            "epsilon": float(self.epsilon),
+        }
+
+    def _epoch_learning_rate(self):
+        """The learning rate of the next epoch under the schedule."""
+        init = float(self.learning_rate_init)
+        if self.learning_rate == "invscaling":
+            return init / (self.t_ + 1) ** self.power_t
+        if self.learning_rate == "cosine":
+            progress = min(self.n_iter_, self.max_iter) / self.max_iter
+            return init * 0.5 * (1.0 + math.cos(math.pi * progress))
+        if self.learning_rate == "adaptive":
+            return self._learning_rate
+        return init
+
+    def _fit_stochastic(self, data, rng, incremental, callbacks):
+        """Mini-batch training: Python between epochs, Cython inside them."""
+        net = self._net
+        early_stopping = self.early_stopping and not incremental
+        train, val = data, None
+        if early_stopping:
+            train, val = self._validation_split(data, rng)
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        elif not incremental:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            if self.best_loss_ is None:
+                self.best_loss_ = np.inf
+        n = train.n_samples
+        batch_size = min(200, n) if self.batch_size == "auto" else min(
+            self.batch_size, n)
+        # One batch covering the data is full-batch descent: no shuffle, so
+        # the result does not depend on the order of the rows.
+        shuffled = self.shuffle and batch_size < n
+        gather = shuffled and not train.sparse
+        workspace = np.empty(net.set_capacity(batch_size, gather), dtype=data.dtype)
+        grad = np.empty_like(self._params)
+        if self._opt_state is None or self._opt_state[0] != self.solver:
+            self._opt_state = (self.solver, np.zeros_like(self._params),
+                               np.zeros_like(self._params))
+            self._steps = 0
+        _, state_1, state_2 = self._opt_state
+        order = np.arange(n, dtype=np.intp)
+        alpha = float(self.alpha)
+        weight_mask = net.weight_mask()
+        total_weight = train.sw.sum()
+        best_params = None
+        max_epochs = 1 if incremental else self.max_iter
+        for _ in range(max_epochs):
+            tic = time.perf_counter()
+            callbacks.begin()
+            if shuffled:
+                rng.shuffle(order)
+            lr = self._epoch_learning_rate()
+            snapshot = self._params.copy()
+            loss_sum, self._steps, finite = _network.train_epoch(
+                net, *train.inputs, train.y, train.sw, order, shuffled,
+                batch_size, self._params, grad, state_1, state_2,
+                self._running, workspace, self._solver_constants(lr), alpha,
+                self._steps, int(rng.randint(np.iinfo(np.int32).max)),
+            )
+            if not finite or not np.all(np.isfinite(self._params)):
+                self._params[:] = snapshot
+                raise ValueError(
+                    f"The training loss became non-finite in epoch "
+                    f"{self.n_iter_ + 1} with learning rate {lr:g} "
+                    f"(learning_rate_init={self.learning_rate_init}). Lower "
+                    "learning_rate_init, or scale the input features. The "
+                    "estimator keeps its last finite weights."
+                )
+            self.n_iter_ += 1
+            self.t_ += n
+            w = self._params[weight_mask].astype(np.float64)
+            self.loss_ = loss_sum / total_weight + 0.5 * alpha * float(w @ w)
+            self.loss_curve_.append(self.loss_)
+            if early_stopping:
+                score = self._score_on(val)
+                self.validation_scores_.append(score)
+                improved = score >= self.best_validation_score_ + self.tol
+                if score > self.best_validation_score_:
+                    self.best_validation_score_ = score
+                    best_params = (self._params.copy(), self._running.copy())
+            else:
+                improved = self.loss_ <= self.best_loss_ - self.tol
+                self.best_loss_ = min(self.best_loss_, self.loss_)
+            self._no_improvement_count = 0 if improved else (
+                self._no_improvement_count + 1)
+            if self.verbose:
+                line = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
+                if early_stopping:
+                    line += f", validation score = {score:.6f}"
+                print(f"{line}, {time.perf_counter() - tic:.2f} s")
+            if callbacks.end():
+                break
+            if incremental:
+                break
+            if self._no_improvement_count > self.n_iter_no_change:
+                what = "Validation score" if early_stopping else "Training loss"
+                if self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
+                    self._learning_rate /= 5.0
+                    self._no_improvement_count = 0
+                    if self.verbose:
+                        print(f"{what} did not improve more than tol={self.tol} "
+                              f"for {self.n_iter_no_change} consecutive epochs. "
+                              f"Setting learning rate to {self._learning_rate:g}")
+                    continue
+                if self.verbose:
+                    print(f"{what} did not improve more than tol={self.tol} for "
+                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
+                break
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                )
+        if best_params is not None:
+            self._params[:], self._running[:] = best_params
+
+    def _validation_split(self, data, rng):
+        """A stratified hold-out split of the training rows."""
+        idx = np.arange(data.n_samples)
+        counts = np.bincount(data.y)
+        stratify = data.y if counts[counts > 0].min() >= 2 else None
+        try:
+            train_idx, val_idx = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=rng,
+                stratify=stratify,
+            )
+        except ValueError:
+            train_idx, val_idx = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=rng
+            )
+        train_idx.sort()
+        val_idx.sort()
+        return (_Data(data.X[train_idx], data.y[train_idx], data.sw[train_idx]),
+                _Data(data.X[val_idx], data.y[val_idx], data.sw[val_idx]))
+
+    def _score_on(self, data):
+        """Weighted accuracy on held-out rows."""
+        scores = self._forward(data.X, probabilities=False)
+        correct = np.argmax(scores, axis=1) == data.y
+        return float(np.average(correct, weights=data.sw)) if data.sw.sum() > 0 \
+            else float(np.mean(correct))
+
+    # ------------------------------------------------------------ prediction
+
+    def _fitted_state(self):
+        """Attributes that make a copy of this estimator ready to predict."""
+        state = {
+            "_params": self._params.copy(),
+            "_running": self._running.copy(),
+            "_net": self._net,
+            "classes_": self.classes_,
+        }
+        for name in ("n_features_in_", "feature_names_in_"):
+            if hasattr(self, name):
+                state[name] = getattr(self, name)
+        return state
+
+    def _forward(self, X, probabilities):
+        """Network outputs (softmax probabilities or raw scores) for X."""
+        out = np.empty((X.shape[0], self._net.sizes[-1]), dtype=self._params.dtype)
+        X = X.astype(self._params.dtype, copy=False)
+        _network.forward(self._predict_net, *_as_kernel_input(X), self._params,
+                         self._running, out, probabilities)
+        return out
+
+    def _validate_predict_data(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+            order="C", reset=False,
+        )
+
+    def decision_function(self, X):
+        """Scores of the classes (the network's outputs before the softmax).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For two classes, the score of ``classes_[1]`` minus that of
+            ``classes_[0]`` (positive means ``classes_[1]``).
+        """
+        scores = self._forward(self._validate_predict_data(X), probabilities=False)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict(self, X):
+        """Predict the most probable class (``argmax`` of the scores).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted class labels.
+        """
+        scores = self._forward(self._validate_predict_data(X), probabilities=False)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities: the softmax of the scores.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probability of each class, in the order of ``classes_``.
+        """
+        return self._forward(self._validate_predict_data(X), probabilities=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities, computed stably.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probability of each class, in the order of ``classes_``.
+        """
+        scores = self._forward(self._validate_predict_data(X), probabilities=False)
+        top = scores.max(axis=1, keepdims=True)
+        shifted = scores - top
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict_sample(self, X, random_state=None):
+        """Randomized prediction: draw each label from ``predict_proba``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        random_state : int, RandomState instance or None, default=None
+            Seed of the draws.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            One label per row, class ``k`` with probability ``P(y=k|x)``.
+        """
+        proba = self.predict_proba(X).astype(np.float64)
+        rng = check_random_state(random_state)
+        u = rng.random_sample(proba.shape[0])[:, None]
+        cumulative = np.cumsum(proba, axis=1)
+        cumulative /= cumulative[:, -1:]
+        index = np.minimum((cumulative <= u).sum(axis=1), proba.shape[1] - 1)
+        return self.classes_[index]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

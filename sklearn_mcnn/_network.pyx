@@ -1,0 +1,824 @@
+"""The training engine: a feed-forward network in Cython.
+
+One engine serves every trained estimator of the package:
+``SoftmaxClassifier`` is the network with no hidden layer and
+``MLPBackpropClassifier`` adds hidden layers to it.
+
+Design
+------
+- :class:`Network` holds the architecture: layer sizes, activation, loss,
+  batch normalisation, dropout, and where each layer's parameters live in
+  one flat parameter vector ``[W_0, b_0, (γ_0, β_0), W_1, b_1, ...]``
+  (``W_l`` row-major, shape ``(n_in, n_out)`` as scikit-learn's
+  ``coefs_``).  It also lays out one flat scratch buffer for a batch
+  capacity; kernels never allocate.
+- The numerics are ``nogil`` functions fused over float/double: the layer
+  forward and backward passes in matrix form (``Z = A W + b``,
+  ``dW = Aᵀ δ``, ``δ_prev = (δ Wᵀ) ∘ h'(a)``), the stable softmax cross
+  entropy, batch normalisation with weighted batch statistics, inverted
+  dropout, and the optimiser step (``_optimizers.pxd``).
+- Three Python entry points run whole loops without the GIL:
+  :func:`train_epoch` (one epoch of mini-batches), :func:`loss_grad`
+  (full-batch objective and gradient for L-BFGS and gradient checks) and
+  :func:`forward` (inference, in bounded chunks).
+- CSR input is read through ``indptr`` in the first layer, never densified.
+
+Sample weights enter as ``bw_i = s_i / Σ_batch s``, so a batch gradient is
+the weighted mean of the per-sample loss gradients; the L2 term
+``alpha · W`` is added by the optimiser step (and by :func:`loss_grad`).
+"""
+
+import numpy as np
+
+from cython cimport floating
+from libc.math cimport exp, log, sqrt, tanh, isfinite, INFINITY
+from libc.stdint cimport uint64_t
+from libc.string cimport memcpy, memset
+
+from ._blas cimport gemm, axpy
+from ._optimizers cimport Hyper, update
+from ._random cimport uniform
+
+cdef enum Activation:
+    IDENTITY = 0
+    RELU = 1
+    TANH = 2
+    LOGISTIC = 3
+
+cdef enum Loss:
+    LOG_LOSS = 0
+    SQUARED_ERROR = 1
+
+ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH,
+               "logistic": LOGISTIC}
+LOSSES = {"log_loss": LOG_LOSS, "squared_error": SQUARED_ERROR}
+SOLVERS = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3}
+
+
+ctypedef struct Spec:
+    # architecture
+    int n_layers                 # number of weight layers L
+    const Py_ssize_t* sizes      # L + 1 layer widths
+    const Py_ssize_t* w_off      # offset of W_l in the parameter vector
+    const Py_ssize_t* b_off      # offset of b_l
+    const Py_ssize_t* g_off      # offset of γ_l (batch norm, hidden layers)
+    const Py_ssize_t* r_off      # offset of layer l's running mean (running
+                                 # variance follows it)
+    int activation
+    int loss
+    bint batch_norm
+    double dropout
+    double bn_eps
+    double bn_momentum
+    # scratch layout for `capacity` rows
+    Py_ssize_t capacity
+    const Py_ssize_t* a_off      # layer l's activations h(z), capacity × n_l+1
+    const Py_ssize_t* o_off      # layer l's output after dropout (= a_off
+                                 # without dropout)
+    const Py_ssize_t* m_off      # dropout masks
+    const Py_ssize_t* z_off      # batch norm: normalised pre-activations ẑ
+    const Py_ssize_t* s_off      # batch norm: batch mean, then 1 / std
+    Py_ssize_t x_off             # gathered dense input batch
+    Py_ssize_t d0_off            # two delta buffers, capacity × max width
+    Py_ssize_t d1_off
+    Py_ssize_t w_buf_off         # the batch's normalised sample weights
+
+
+cdef class Network:
+    """Architecture and memory layout of a feed-forward network.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer widths ``(n_features, *hidden_layer_sizes, n_outputs)``.
+    activation : {'identity', 'relu', 'tanh', 'logistic'}
+        Hidden activation.
+    loss : {'log_loss', 'squared_error'}
+        ``log_loss``: softmax output and cross-entropy; ``squared_error``:
+        identity output and the squared error on one-hot targets.
+    batch_norm : bool
+        Batch normalisation before each hidden activation.
+    dropout : float
+        Probability of dropping a hidden unit during training.
+    capacity : int
+        Initial batch capacity of the scratch layout (see `set_capacity`).
+    """
+
+    cdef readonly int n_layers
+    cdef readonly Py_ssize_t n_params
+    cdef readonly Py_ssize_t n_running
+    cdef readonly Py_ssize_t capacity
+    cdef readonly Py_ssize_t workspace_size
+    cdef readonly object sizes
+    cdef readonly str activation_name, loss_name
+    cdef readonly bint batch_norm
+    cdef readonly double dropout
+    cdef public double bn_eps, bn_momentum
+    cdef int activation, loss
+    cdef Py_ssize_t[::1] _sizes, _w_off, _b_off, _g_off, _r_off
+    cdef Py_ssize_t[::1] _a_off, _o_off, _m_off, _z_off, _s_off
+    cdef Py_ssize_t x_off, d0_off, d1_off, w_buf_off
+
+    def __init__(self, sizes, activation="relu", loss="log_loss",
+                 batch_norm=False, dropout=0.0, capacity=1):
+        cdef Py_ssize_t l, n_in, n_out, off = 0, roff = 0
+        self.sizes = tuple(int(s) for s in sizes)
+        self.n_layers = len(self.sizes) - 1
+        self.activation_name = activation
+        self.loss_name = loss
+        self.activation = ACTIVATIONS[activation]
+        self.loss = LOSSES[loss]
+        self.batch_norm = batch_norm and self.n_layers > 1
+        self.dropout = dropout
+        self.bn_eps = 1e-5
+        self.bn_momentum = 0.1
+        L = self.n_layers
+        self._sizes = np.asarray(self.sizes, dtype=np.intp)
+        self._w_off = np.zeros(L, dtype=np.intp)
+        self._b_off = np.zeros(L, dtype=np.intp)
+        self._g_off = np.full(L, -1, dtype=np.intp)
+        self._r_off = np.full(L, -1, dtype=np.intp)
+        for l in range(L):
+            n_in, n_out = self._sizes[l], self._sizes[l + 1]
+            self._w_off[l] = off
+            off += n_in * n_out
+            self._b_off[l] = off
+            off += n_out
+            if self.batch_norm and l < L - 1:
+                self._g_off[l] = off        # γ_l, then β_l
+                off += 2 * n_out
+                self._r_off[l] = roff       # running mean, then variance
+                roff += 2 * n_out
+        self.n_params = off
+        self.n_running = roff
+        self._a_off = np.zeros(L, dtype=np.intp)
+        self._o_off = np.zeros(L, dtype=np.intp)
+        self._m_off = np.zeros(L, dtype=np.intp)
+        self._z_off = np.zeros(L, dtype=np.intp)
+        self._s_off = np.zeros(L, dtype=np.intp)
+        self.set_capacity(capacity)
+
+    def set_capacity(self, Py_ssize_t capacity, bint gather=False):
+        """Lay out the scratch buffer for batches of up to ``capacity`` rows.
+
+        ``gather`` reserves room to gather shuffled dense input rows.
+        Returns the number of elements the scratch buffer needs.
+        """
+        cdef Py_ssize_t l, n, off = 0, L = self.n_layers
+        cdef Py_ssize_t widest = max(self.sizes[1:])
+        capacity = max(capacity, 1)
+        self.capacity = capacity
+        self.x_off = off
+        if gather:
+            off += capacity * self._sizes[0]
+        for l in range(L):
+            n = self._sizes[l + 1]
+            self._a_off[l] = off
+            off += capacity * n
+            self._o_off[l] = self._a_off[l]
+            if l < L - 1 and self.dropout > 0:
+                self._o_off[l] = off
+                off += capacity * n
+                self._m_off[l] = off
+                off += capacity * n
+            if l < L - 1 and self.batch_norm:
+                self._z_off[l] = off
+                off += capacity * n
+                self._s_off[l] = off
+                off += 2 * n
+        self.d0_off = off
+        off += capacity * widest
+        self.d1_off = off
+        off += capacity * widest
+        self.w_buf_off = off
+        off += capacity
+        self.workspace_size = off
+        return off
+
+    cdef Spec spec(self):
+        cdef Spec s
+        s.n_layers = self.n_layers
+        s.sizes = &self._sizes[0]
+        s.w_off = &self._w_off[0]
+        s.b_off = &self._b_off[0]
+        s.g_off = &self._g_off[0]
+        s.r_off = &self._r_off[0]
+        s.activation = self.activation
+        s.loss = self.loss
+        s.batch_norm = self.batch_norm
+        s.dropout = self.dropout
+        s.bn_eps = self.bn_eps
+        s.bn_momentum = self.bn_momentum
+        s.capacity = self.capacity
+        s.a_off = &self._a_off[0]
+        s.o_off = &self._o_off[0]
+        s.m_off = &self._m_off[0]
+        s.z_off = &self._z_off[0]
+        s.s_off = &self._s_off[0]
+        s.x_off = self.x_off
+        s.d0_off = self.d0_off
+        s.d1_off = self.d1_off
+        s.w_buf_off = self.w_buf_off
+        return s
+
+    def layer_slices(self):
+        """Per layer, the ``(W, b, γβ)`` slices of the parameter vector.
+
+        ``γβ`` is ``None`` for layers without batch normalisation.
+        """
+        out = []
+        for l in range(self.n_layers):
+            n_in, n_out = self.sizes[l], self.sizes[l + 1]
+            w = slice(self._w_off[l], self._w_off[l] + n_in * n_out)
+            b = slice(self._b_off[l], self._b_off[l] + n_out)
+            gb = None
+            if self._g_off[l] >= 0:
+                gb = slice(self._g_off[l], self._g_off[l] + 2 * n_out)
+            out.append((w, b, gb))
+        return out
+
+    def running_slices(self):
+        """Per hidden layer with batch norm, the running (mean, var) slices."""
+        out = []
+        for l in range(self.n_layers - 1):
+            n = self.sizes[l + 1]
+            r = self._r_off[l]
+            out.append(None if r < 0 else (slice(r, r + n), slice(r + n, r + 2 * n)))
+        return out
+
+    def weight_mask(self):
+        """Boolean mask of the parameters the L2 penalty applies to."""
+        mask = np.zeros(self.n_params, dtype=bool)
+        for w, _, _ in self.layer_slices():
+            mask[w] = True
+        return mask
+
+    def __reduce__(self):
+        return (Network, (self.sizes, self.activation_name, self.loss_name,
+                          self.batch_norm, self.dropout, self.capacity))
+
+
+# --------------------------------------------------------------------------
+# Input rows: a dense C-ordered matrix or CSR arrays, and which rows.
+# --------------------------------------------------------------------------
+
+ctypedef struct Rows:
+    const Py_ssize_t* index     # row ids of the batch, or NULL: contiguous
+    Py_ssize_t start            # first row when index is NULL
+    Py_ssize_t n                # number of rows in the batch
+
+
+cdef inline Py_ssize_t row_id(const Rows* r, Py_ssize_t i) noexcept nogil:
+    return r.index[i] if r.index != NULL else r.start + i
+
+
+# --------------------------------------------------------------------------
+# Layer kernels
+# --------------------------------------------------------------------------
+
+cdef inline void activate(int act, floating* z, Py_ssize_t n) noexcept nogil:
+    """Apply the hidden activation in place."""
+    cdef Py_ssize_t i
+    if act == RELU:
+        for i in range(n):
+            if z[i] < 0:
+                z[i] = 0
+    elif act == TANH:
+        for i in range(n):
+            z[i] = tanh(z[i])
+    elif act == LOGISTIC:
+        for i in range(n):
+            z[i] = 1.0 / (1.0 + exp(-z[i]))
+
+
+cdef inline void activation_backward(int act, const floating* a, floating* d,
+                                     Py_ssize_t n) noexcept nogil:
+    """``d *= h'(z)``, with the derivative written in terms of ``a = h(z)``."""
+    cdef Py_ssize_t i
+    if act == RELU:
+        for i in range(n):
+            if a[i] <= 0:
+                d[i] = 0
+    elif act == TANH:
+        for i in range(n):
+            d[i] *= 1 - a[i] * a[i]
+    elif act == LOGISTIC:
+        for i in range(n):
+            d[i] *= a[i] * (1 - a[i])
+
+
+cdef void first_layer(const Spec* s, const floating* params, const Rows* rows,
+                      const floating* X, const floating* data,
+                      const int* indices, const int* indptr, bint sparse,
+                      floating* ws, floating* Z) noexcept nogil:
+    """``Z = X_batch W_0 + b_0`` for dense or CSR input."""
+    cdef Py_ssize_t i, k, r, n = rows.n, n_in = s.sizes[0], n_out = s.sizes[1]
+    cdef const floating* W = params + s.w_off[0]
+    cdef const floating* b = params + s.b_off[0]
+    cdef const floating* Xb
+    for i in range(n):
+        memcpy(Z + i * n_out, b, n_out * sizeof(floating))
+    if sparse:
+        for i in range(n):
+            r = row_id(rows, i)
+            for k in range(indptr[r], indptr[r + 1]):
+                axpy(<int> n_out, data[k], W + indices[k] * n_out, Z + i * n_out)
+    else:
+        Xb = dense_batch(s, rows, X, ws)
+        gemm(c'N', c'N', <int> n, <int> n_out, <int> n_in, <floating> 1.0,
+             Xb, <int> n_in, W, <int> n_out, <floating> 1.0, Z, <int> n_out)
+
+
+cdef const floating* dense_batch(const Spec* s, const Rows* rows,
+                                 const floating* X, floating* ws) noexcept nogil:
+    """The batch's rows as one contiguous block (gathered when shuffled)."""
+    cdef Py_ssize_t i, d = s.sizes[0]
+    cdef floating* Xb = ws + s.x_off
+    if rows.index == NULL:
+        return X + rows.start * d
+    for i in range(rows.n):
+        memcpy(Xb + i * d, X + rows.index[i] * d, d * sizeof(floating))
+    return Xb
+
+
+cdef void batch_norm_forward(const Spec* s, int l, floating* params,
+                             floating* running, floating* ws, Py_ssize_t n,
+                             bint training) noexcept nogil:
+    """Normalise layer l's pre-activations in place: ``γ ẑ + β``.
+
+    Training uses the batch's weighted mean and (biased) variance and updates
+    the running statistics; inference uses the running statistics only.
+    """
+    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
+    cdef floating* Z = ws + s.a_off[l]
+    cdef floating* Zh = ws + s.z_off[l]
+    cdef floating* mu = ws + s.s_off[l]
+    cdef floating* inv = mu + m
+    cdef const floating* w = ws + s.w_buf_off
+    cdef const floating* gamma = params + s.g_off[l]
+    cdef const floating* beta = gamma + m
+    cdef floating* rmean = running + s.r_off[l]
+    cdef floating* rvar = rmean + m
+    cdef double mom = s.bn_momentum, zc
+    if training:
+        memset(mu, 0, 2 * m * sizeof(floating))
+        for i in range(n):
+            for j in range(m):
+                mu[j] += w[i] * Z[i * m + j]
+        for i in range(n):
+            for j in range(m):
+                zc = Z[i * m + j] - mu[j]
+                inv[j] += w[i] * zc * zc      # variance for now
+        for j in range(m):
+            rmean[j] = <floating> ((1 - mom) * rmean[j] + mom * mu[j])
+            rvar[j] = <floating> ((1 - mom) * rvar[j] + mom * inv[j])
+            inv[j] = <floating> (1.0 / sqrt(inv[j] + s.bn_eps))
+        for i in range(n):
+            for j in range(m):
+                Zh[i * m + j] = (Z[i * m + j] - mu[j]) * inv[j]
+                Z[i * m + j] = gamma[j] * Zh[i * m + j] + beta[j]
+    else:
+        for j in range(m):
+            mu[j] = rmean[j]
+            inv[j] = <floating> (1.0 / sqrt(rvar[j] + s.bn_eps))
+        for i in range(n):
+            for j in range(m):
+                Z[i * m + j] = gamma[j] * (Z[i * m + j] - mu[j]) * inv[j] + beta[j]
+
+
+cdef void batch_norm_backward(const Spec* s, int l, const floating* params,
+                              floating* grad, floating* ws, floating* D,
+                              Py_ssize_t n) noexcept nogil:
+    """Given ``D = ∂L/∂y`` for ``y = γ ẑ + β``, write ``∂L/∂z`` into D.
+
+    With batch weights ``w`` (summing to 1):
+    ``∂L/∂z_i = inv (γ D_i − w_i Σ_k γ D_k − w_i ẑ_i Σ_k γ D_k ẑ_k)``.
+    """
+    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
+    cdef const floating* Zh = ws + s.z_off[l]
+    cdef const floating* inv = ws + s.s_off[l] + m
+    cdef const floating* w = ws + s.w_buf_off
+    cdef const floating* gamma = params + s.g_off[l]
+    cdef floating* dgamma = grad + s.g_off[l]
+    cdef floating* dbeta = dgamma + m
+    memset(dgamma, 0, 2 * m * sizeof(floating))
+    for i in range(n):
+        for j in range(m):
+            dgamma[j] += D[i * m + j] * Zh[i * m + j]
+            dbeta[j] += D[i * m + j]
+    for i in range(n):
+        for j in range(m):
+            D[i * m + j] = inv[j] * gamma[j] * (
+                D[i * m + j] - w[i] * (dbeta[j] + Zh[i * m + j] * dgamma[j]))
+
+
+cdef void forward_pass(const Spec* s, floating* params, floating* running,
+                       const Rows* rows, const floating* X,
+                       const floating* data, const int* indices,
+                       const int* indptr, bint sparse, floating* ws,
+                       bint training, uint64_t* rng) noexcept nogil:
+    """Raw network outputs of the batch into layer L-1's activation buffer."""
+    cdef int l, L = s.n_layers
+    cdef Py_ssize_t i, j, n = rows.n, m, n_in
+    cdef floating* Z
+    cdef floating* mask
+    cdef floating* O
+    cdef const floating* A
+    cdef double keep = 1.0 - s.dropout
+    cdef floating scale = <floating> (1.0 / keep) if keep > 0 else 0
+    for l in range(L):
+        m = s.sizes[l + 1]
+        Z = ws + s.a_off[l]
+        if l == 0:
+            first_layer(s, params, rows, X, data, indices, indptr, sparse, ws, Z)
+        else:
+            n_in = s.sizes[l]
+            A = ws + s.o_off[l - 1]
+            for i in range(n):
+                memcpy(Z + i * m, params + s.b_off[l], m * sizeof(floating))
+            gemm(c'N', c'N', <int> n, <int> m, <int> n_in, <floating> 1.0, A,
+                 <int> n_in, params + s.w_off[l], <int> m, <floating> 1.0, Z,
+                 <int> m)
+        if l == L - 1:
+            break
+        if s.batch_norm:
+            batch_norm_forward(s, l, params, running, ws, n, training)
+        activate(s.activation, Z, n * m)
+        if training and s.dropout > 0:
+            mask = ws + s.m_off[l]
+            O = ws + s.o_off[l]
+            for i in range(n * m):
+                mask[i] = scale if uniform(rng) < keep else 0
+                O[i] = Z[i] * mask[i]
+        elif s.dropout > 0:
+            memcpy(ws + s.o_off[l], Z, n * m * sizeof(floating))
+
+
+cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
+                        const double* sw, floating* ws, bint want_delta,
+                        bint* finite) noexcept nogil:
+    """Σ_i s_i ℓ_i over the batch, and ``δ_out = bw_i ∂ℓ_i/∂z_i`` in d0.
+
+    Log loss: stable log-sum-exp, the output buffer becomes the softmax
+    probabilities and ``δ = bw (p − onehot)``.  Squared error:
+    ``ℓ = ‖z − onehot‖²`` and ``δ = 2 bw (z − onehot)``.
+    """
+    cdef int L = s.n_layers
+    cdef Py_ssize_t i, k, r, C = s.sizes[L], n = rows.n
+    cdef floating* Z = ws + s.a_off[L - 1]
+    cdef floating* D = ws + s.d0_off
+    cdef const floating* w = ws + s.w_buf_off
+    cdef double total = 0, mx, tot, li, diff
+    cdef floating* z
+    cdef int yi
+    for i in range(n):
+        r = row_id(rows, i)
+        yi = y[r]
+        z = Z + i * C
+        if s.loss == LOG_LOSS:
+            mx = z[0]
+            for k in range(1, C):
+                if z[k] > mx:
+                    mx = z[k]
+            tot = 0
+            for k in range(C):
+                tot += exp(z[k] - mx)
+            li = log(tot) + mx - z[yi]
+            for k in range(C):
+                z[k] = <floating> (exp(z[k] - mx) / tot)
+            if want_delta:
+                for k in range(C):
+                    D[i * C + k] = w[i] * z[k]
+                D[i * C + yi] -= w[i]
+        else:
+            li = 0
+            for k in range(C):
+                diff = z[k] - (1.0 if k == yi else 0.0)
+                li += diff * diff
+                if want_delta:
+                    D[i * C + k] = <floating> (2.0 * w[i] * diff)
+        if sw[r] != 0:
+            total += sw[r] * li
+    if not isfinite(total):
+        finite[0] = False
+    return total
+
+
+cdef void backward_pass(const Spec* s, const floating* params,
+                        floating* grad, const Rows* rows, const floating* X,
+                        const floating* data, const int* indices,
+                        const int* indptr, bint sparse, floating* ws,
+                        bint accumulate) noexcept nogil:
+    """Loss gradient of the batch (without the L2 term) into ``grad``.
+
+    ``δ_out`` is in d0.  ``accumulate`` adds to ``grad`` instead of
+    overwriting it (full-batch gradients over row chunks).
+    """
+    cdef int l, L = s.n_layers
+    cdef Py_ssize_t i, j, k, r, n = rows.n, m, n_in
+    cdef floating* D = ws + s.d0_off
+    cdef floating* Dp = ws + s.d1_off
+    cdef floating* tmp
+    cdef floating* dW
+    cdef floating* db
+    cdef const floating* A
+    cdef const floating* mask
+    cdef floating beta = 1.0 if accumulate else 0.0
+    for l in range(L - 1, -1, -1):
+        m = s.sizes[l + 1]
+        n_in = s.sizes[l]
+        dW = grad + s.w_off[l]
+        db = grad + s.b_off[l]
+        if not accumulate:
+            memset(db, 0, m * sizeof(floating))
+        for i in range(n):
+            for j in range(m):
+                db[j] += D[i * m + j]
+        if l == 0:
+            if sparse:
+                if not accumulate:
+                    memset(dW, 0, n_in * m * sizeof(floating))
+                for i in range(n):
+                    r = row_id(rows, i)
+                    for k in range(indptr[r], indptr[r + 1]):
+                        axpy(<int> m, data[k], D + i * m, dW + indices[k] * m)
+            else:
+                A = dense_batch_view(s, rows, X, ws)
+                gemm(c'T', c'N', <int> n_in, <int> m, <int> n, <floating> 1.0,
+                     A, <int> n_in, D, <int> m, beta, dW, <int> m)
+            break
+        A = ws + s.o_off[l - 1]
+        gemm(c'T', c'N', <int> n_in, <int> m, <int> n, <floating> 1.0, A,
+             <int> n_in, D, <int> m, beta, dW, <int> m)
+        # δ_prev = (δ Wᵀ) ∘ mask ∘ h'(a), then through batch norm
+        gemm(c'N', c'T', <int> n, <int> n_in, <int> m, <floating> 1.0, D,
+             <int> m, params + s.w_off[l], <int> m, <floating> 0.0, Dp,
+             <int> n_in)
+        if s.dropout > 0:
+            mask = ws + s.m_off[l - 1]
+            for i in range(n * n_in):
+                Dp[i] *= mask[i]
+        activation_backward(s.activation, ws + s.a_off[l - 1], Dp, n * n_in)
+        if s.batch_norm:
+            batch_norm_backward(s, l - 1, params, grad, ws, Dp, n)
+        tmp = D
+        D = Dp
+        Dp = tmp
+
+
+cdef inline const floating* dense_batch_view(const Spec* s, const Rows* rows,
+                                             const floating* X,
+                                             const floating* ws) noexcept nogil:
+    """The contiguous block that `dense_batch` produced for this batch."""
+    if rows.index == NULL:
+        return X + rows.start * s.sizes[0]
+    return ws + s.x_off
+
+
+cdef double batch_weights(const Spec* s, const Rows* rows, const double* sw,
+                          double total, floating* ws) noexcept nogil:
+    """Write ``bw_i = s_i / total`` (``total = Σ_batch s`` when 0 is given)."""
+    cdef Py_ssize_t i
+    cdef floating* w = ws + s.w_buf_off
+    if total == 0:
+        for i in range(rows.n):
+            total += sw[row_id(rows, i)]
+    if total <= 0:
+        memset(w, 0, rows.n * sizeof(floating))
+        return 0
+    for i in range(rows.n):
+        w[i] = <floating> (sw[row_id(rows, i)] / total)
+    return total
+
+
+# --------------------------------------------------------------------------
+# Python entry points
+# --------------------------------------------------------------------------
+
+cdef inline const floating* ptr2(const floating[:, ::1] a) noexcept nogil:
+    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
+
+
+cdef inline const floating* ptr1(const floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef inline const int* iptr(const int[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+def train_epoch(Network net, const floating[:, ::1] X,
+                const floating[::1] data, const int[::1] indices,
+                const int[::1] indptr, bint sparse, const int[::1] y,
+                const double[::1] sw, const Py_ssize_t[::1] order,
+                bint shuffled, Py_ssize_t batch_size, floating[::1] params,
+                floating[::1] grad, floating[::1] state_1,
+                floating[::1] state_2, floating[::1] running,
+                floating[::1] workspace, dict hyper, double alpha,
+                long long t, uint64_t seed):
+    """Run one epoch of mini-batch training in place.
+
+    Parameters
+    ----------
+    net : Network
+        Its capacity must be at least ``batch_size``.
+    X, data, indices, indptr, sparse
+        Dense rows (C order), or CSR arrays when ``sparse``.
+    y : int32 array
+        Class indices.
+    sw : float64 array
+        Sample weights (sample_weight × class_weight).
+    order : intp array
+        The epoch's row order; read only when ``shuffled``.
+    batch_size : int
+    params, grad, state_1, state_2, running, workspace : arrays
+        Parameter vector, gradient and optimiser state buffers, batch-norm
+        running statistics, scratch buffer.
+    hyper : dict
+        Solver constants: ``solver`` (int), ``lr``, ``momentum``,
+        ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``.
+    alpha : float
+        L2 penalty.
+    t : int
+        Number of optimiser steps taken so far.
+    seed : int
+        Seed of the dropout masks of this epoch.
+
+    Returns
+    -------
+    loss_sum : float
+        Σ_i s_i ℓ_i over the rows seen (before each row's update).
+    t : int
+        Updated step count.
+    finite : bool
+        False when a batch loss became non-finite; the epoch stopped there
+        before updating with it.
+    """
+    cdef Spec s = net.spec()
+    cdef Hyper h
+    cdef Py_ssize_t n = y.shape[0], start, l, seg
+    cdef Rows rows
+    cdef uint64_t rng = seed
+    cdef double loss_sum = 0, batch_total, batch_loss
+    cdef bint finite = True
+    cdef floating* P = &params[0]
+    cdef floating* G = &grad[0]
+    cdef floating* S1 = &state_1[0] if state_1.shape[0] > 0 else NULL
+    cdef floating* S2 = &state_2[0] if state_2.shape[0] > 0 else NULL
+    cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
+    cdef floating* W = &workspace[0]
+    cdef const floating* Xp = ptr2(X)
+    cdef const floating* Dp = ptr1(data)
+    cdef const int* Ip = iptr(indices)
+    cdef const int* Pp = iptr(indptr)
+    if batch_size > net.capacity:
+        raise ValueError("batch_size exceeds the network's capacity")
+    h.solver = hyper["solver"]
+    h.lr = hyper["lr"]
+    h.momentum = hyper["momentum"]
+    h.nesterov = hyper["nesterov"]
+    h.beta_1 = hyper["beta_1"]
+    h.beta_2 = hyper["beta_2"]
+    h.rho = hyper["rho"]
+    h.epsilon = hyper["epsilon"]
+    with nogil:
+        start = 0
+        while start < n:
+            rows.n = min(batch_size, n - start)
+            rows.start = start
+            rows.index = &order[start] if shuffled else NULL
+            start += rows.n
+            batch_total = batch_weights(&s, &rows, &sw[0], 0, W)
+            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
+            batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
+            if not finite:
+                break
+            loss_sum += batch_loss
+            if batch_total <= 0:
+                continue        # a batch of zero weight carries no gradient
+            backward_pass(&s, P, G, &rows, Xp, Dp, Ip, Pp, sparse, W, False)
+            t += 1
+            h.bias_1 = 1.0 - h.beta_1 ** t
+            h.bias_2 = 1.0 - h.beta_2 ** t
+            # W_l (with the L2 term), then b_l (and γ_l, β_l) without it
+            for l in range(s.n_layers):
+                seg = s.b_off[l] - s.w_off[l]
+                update(&h, P + s.w_off[l], G + s.w_off[l],
+                       S1 + s.w_off[l] if S1 != NULL else NULL,
+                       S2 + s.w_off[l] if S2 != NULL else NULL, seg, alpha)
+                seg = (s.w_off[l + 1] if l + 1 < s.n_layers
+                       else net.n_params) - s.b_off[l]
+                update(&h, P + s.b_off[l], G + s.b_off[l],
+                       S1 + s.b_off[l] if S1 != NULL else NULL,
+                       S2 + s.b_off[l] if S2 != NULL else NULL, seg, 0.0)
+    return loss_sum, t, finite
+
+
+def loss_grad(Network net, const floating[:, ::1] X,
+              const floating[::1] data, const int[::1] indices,
+              const int[::1] indptr, bint sparse, const int[::1] y,
+              const double[::1] sw, floating[::1] params, floating[::1] grad,
+              floating[::1] running, floating[::1] workspace, double alpha):
+    """Full-batch objective ``F`` and its gradient (into ``grad``).
+
+    Rows are processed in chunks of the network's capacity, each chunk's
+    input read once for both passes.  With batch normalisation the capacity
+    must cover all rows (the batch statistics are those of the whole set),
+    and the running statistics are set to them.
+
+    Returns
+    -------
+    loss : float
+        ``(1 / Σ s) Σ s_i ℓ_i + (alpha / 2) Σ ‖W_l‖²``.
+    """
+    cdef Spec s = net.spec()
+    cdef Py_ssize_t n = y.shape[0], start, l, i, seg
+    cdef Rows rows
+    cdef uint64_t rng = 0
+    cdef double total = 0, loss_sum = 0, penalty = 0, wi
+    cdef bint finite = True
+    cdef floating* P = &params[0]
+    cdef floating* G = &grad[0]
+    cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
+    cdef floating* W = &workspace[0]
+    cdef const floating* Xp = ptr2(X)
+    cdef const floating* Dp = ptr1(data)
+    cdef const int* Ip = iptr(indices)
+    cdef const int* Pp = iptr(indptr)
+    if s.batch_norm and net.capacity < n:
+        raise ValueError("batch norm needs the capacity to cover every row")
+    s.bn_momentum = 1.0     # running statistics := full-batch statistics
+    with nogil:
+        for i in range(n):
+            total += sw[i]
+        memset(G, 0, net.n_params * sizeof(floating))
+        start = 0
+        while start < n and total > 0:
+            rows.n = min(s.capacity, n - start)
+            rows.start = start
+            rows.index = NULL
+            start += rows.n
+            batch_weights(&s, &rows, &sw[0], total, W)
+            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
+            loss_sum += output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
+            backward_pass(&s, P, G, &rows, Xp, Dp, Ip, Pp, sparse, W, True)
+        for l in range(s.n_layers):
+            seg = s.b_off[l] - s.w_off[l]
+            for i in range(s.w_off[l], s.w_off[l] + seg):
+                wi = P[i]
+                penalty += wi * wi
+                G[i] += <floating> (alpha * wi)
+    loss = (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+    return loss
+
+
+def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
+            const int[::1] indices, const int[::1] indptr, bint sparse,
+            const floating[::1] params, const floating[::1] running,
+            floating[:, ::1] out, bint probabilities):
+    """Inference: the network's outputs for every row, into ``out``.
+
+    ``probabilities`` applies the softmax to the outputs (stable); otherwise
+    the raw scores (decision function) are written.  Works in chunks of the
+    network's capacity with its own scratch buffer, without the GIL, so
+    concurrent calls do not share memory.
+    """
+    cdef Spec s = net.spec()
+    cdef Py_ssize_t n = out.shape[0], C = out.shape[1], start, i, k
+    cdef Rows rows
+    cdef uint64_t rng = 0
+    cdef floating[::1] workspace = np.empty(
+        net.workspace_size, dtype=np.float32 if floating is float else np.float64)
+    cdef floating* W = &workspace[0]
+    cdef floating* P = <floating*> &params[0]
+    cdef floating* R = <floating*> ptr1(running)
+    cdef const floating* Xp = ptr2(X)
+    cdef const floating* Dp = ptr1(data)
+    cdef const int* Ip = iptr(indices)
+    cdef const int* Pp = iptr(indptr)
+    cdef floating* Z
+    cdef floating* o
+    cdef double mx, tot
+    with nogil:
+        start = 0
+        while start < n:
+            rows.n = min(s.capacity, n - start)
+            rows.start = start
+            rows.index = NULL
+            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, False, &rng)
+            Z = W + s.a_off[s.n_layers - 1]
+            for i in range(rows.n):
+                o = &out[start + i, 0]
+                if probabilities:
+                    mx = Z[i * C]
+                    for k in range(1, C):
+                        if Z[i * C + k] > mx:
+                            mx = Z[i * C + k]
+                    tot = 0
+                    for k in range(C):
+                        tot += exp(Z[i * C + k] - mx)
+                    for k in range(C):
+                        o[k] = <floating> (exp(Z[i * C + k] - mx) / tot)
+                else:
+                    memcpy(o, Z + i * C, C * sizeof(floating))
+            start += rows.n

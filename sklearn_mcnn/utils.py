@@ -1,0 +1,101 @@
+"""Utilities: checking the backpropagated gradient by finite differences."""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils import check_random_state
+
+from . import _network
+from ._base import _Data
+
+
+def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
+    """Compare the backpropagated gradient with central finite differences.
+
+    The objective is the estimator's training objective (weighted mean loss
+    plus the L2 term, batch statistics for batch normalisation; dropout is
+    not applied). It is evaluated at the fitted parameters when the
+    estimator is fitted, else at a random initialisation drawn from its
+    ``random_state`` (small Gaussian weights where the estimator would start
+    from zeros, so the check is not made at a degenerate point).
+
+    Parameters
+    ----------
+    estimator : SoftmaxClassifier or MLPBackpropClassifier
+        The estimator whose objective is checked; it is not modified.
+
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Input data.
+
+    y : array-like of shape (n_samples,)
+        Class labels.
+
+    sample_weight : array-like of shape (n_samples,), default=None
+        Sample weights.
+
+    eps : float, default=1e-6
+        Step of the central differences ``(F(w + eps e_i) - F(w - eps e_i)) /
+        (2 eps)``.
+
+    Returns
+    -------
+    error : float
+        Largest difference between the two gradients, relative to the largest
+        gradient entry: ``max_i |g_i - fd_i| / max(max_i |g_i|, max_i |fd_i|)``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn_mcnn import MLPBackpropClassifier
+    >>> from sklearn_mcnn.utils import check_gradient
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = MLPBackpropClassifier(hidden_layer_sizes=(5,), random_state=0)
+    >>> check_gradient(clf, X[:20], y[:20]) < 1e-6
+    True
+    """
+    est = estimator if hasattr(estimator, "_params") else clone(estimator)
+    X, y, y_index, sw = est._validate_training_data(
+        X, y, sample_weight, incremental=False, classes=None
+    ) if est is not estimator else _validated(est, X, y, sample_weight)
+    if est is not estimator:
+        rng = check_random_state(est.random_state)
+        sizes = (X.shape[1], *est._hidden_layer_sizes(), est.classes_.size)
+        est._initialize(sizes, X.dtype, rng)
+        if est._net.n_layers == 1:
+            est._params[:] = rng.normal(scale=0.1, size=est._params.size)
+    params = est._params.astype(X.dtype).copy()
+    running = est._running.astype(X.dtype).copy()
+    data = _Data(X, y_index, sw)
+    net = _network.Network(est._net.sizes, **est._net_options)
+    workspace = np.empty(net.set_capacity(data.n_samples), dtype=X.dtype)
+    grad = np.empty_like(params)
+    scratch = np.empty_like(params)
+
+    def objective(w, out):
+        return _network.loss_grad(net, *data.inputs, data.y, data.sw, w, out,
+                                  running, workspace, float(est.alpha))
+
+    objective(params, grad)
+    fd = np.empty(params.size, dtype=np.float64)
+    for i in range(params.size):
+        w = params.copy()
+        w[i] = params[i] + eps
+        f_plus = objective(w, scratch)
+        w[i] = params[i] - eps
+        f_minus = objective(w, scratch)
+        fd[i] = (f_plus - f_minus) / (2 * eps)
+    grad = grad.astype(np.float64)
+    scale = max(np.abs(grad).max(), np.abs(fd).max(), np.finfo(float).tiny)
+    return float(np.abs(grad - fd).max() / scale)
+
+
+def _validated(estimator, X, y, sample_weight):
+    """Validate data against a fitted estimator without refitting it."""
+    X = estimator._validate_predict_data(X)
+    y = np.asarray(y)
+    unknown = np.setdiff1d(np.unique(y), estimator.classes_)
+    if unknown.size:
+        raise ValueError(f"y contains labels {unknown.tolist()} unseen in fit.")
+    y_index = np.searchsorted(estimator.classes_, y)
+    sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(
+        sample_weight, dtype=np.float64)
+    return X, y, y_index, sw
