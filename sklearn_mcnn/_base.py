@@ -361,7 +361,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             if not incremental:
                 self.n_iter_ = 0
         data = _Data(X, y_index, sample_weight)
-        callbacks = _CallbackContext(self, X, y, max_subtasks=self.max_iter)
+        # L-BFGS ends with one empty sub-task (scipy's last callback).
+        callbacks = _CallbackContext(
+            self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
+        )
         try:
             if self.solver == "lbfgs":
                 self._fit_lbfgs(data, callbacks)
@@ -526,6 +529,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                                np.zeros_like(self._params))
             self._steps = 0
         _, state_1, state_2 = self._opt_state
+        previous = self._params.copy()
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
         weight_mask = net.weight_mask()
@@ -538,19 +542,21 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            snapshot = self._params.copy()
             loss_sum, self._steps, finite = _network.train_epoch(
                 net, *train.inputs, train.y, train.sw, order, shuffled,
-                batch_size, self._params, grad, state_1, state_2,
+                batch_size, self._params, grad, state_1, state_2, previous,
                 self._running, workspace, self._solver_constants(lr), alpha,
                 self._steps, int(rng.randint(np.iinfo(np.int32).max)),
             )
-            if not finite or not np.all(np.isfinite(self._params)):
-                self._params[:] = snapshot
+            if finite and not np.all(np.isfinite(self._params)):
+                # The epoch's last step overflowed: take it back.
+                self._params[:] = previous
+                finite = False
+            if not finite:
                 raise ValueError(
                     f"The training loss became non-finite in epoch "
                     f"{self.n_iter_ + 1} with learning rate {lr:g} "
-                    f"(learning_rate_init={self.learning_rate_init}). Lower "
+                    f"(learning_rate_init={self.learning_rate_init:g}). Lower "
                     "learning_rate_init, or scale the input features. The "
                     "estimator keeps its last finite weights."
                 )

@@ -613,9 +613,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 const double[::1] sw, const Py_ssize_t[::1] order,
                 bint shuffled, Py_ssize_t batch_size, floating[::1] params,
                 floating[::1] grad, floating[::1] state_1,
-                floating[::1] state_2, floating[::1] running,
-                floating[::1] workspace, dict hyper, double alpha,
-                long long t, uint64_t seed):
+                floating[::1] state_2, floating[::1] previous,
+                floating[::1] running, floating[::1] workspace, dict hyper,
+                double alpha, long long t, uint64_t seed):
     """Run one epoch of mini-batch training in place.
 
     Parameters
@@ -631,9 +631,10 @@ def train_epoch(Network net, const floating[:, ::1] X,
     order : intp array
         The epoch's row order; read only when ``shuffled``.
     batch_size : int
-    params, grad, state_1, state_2, running, workspace : arrays
-        Parameter vector, gradient and optimiser state buffers, batch-norm
-        running statistics, scratch buffer.
+    params, grad, state_1, state_2, previous, running, workspace : arrays
+        Parameter vector, gradient and optimiser state buffers, the
+        parameters before the last step, batch-norm running statistics,
+        scratch buffer.
     hyper : dict
         Solver constants: ``solver`` (int), ``lr``, ``momentum``,
         ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``.
@@ -652,7 +653,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
         Updated step count.
     finite : bool
         False when a batch loss became non-finite; the epoch stopped there
-        before updating with it.
+        and ``params`` are back to ``previous``, the parameters before the
+        step that made the loss non-finite.
     """
     cdef Spec s = net.spec()
     cdef Hyper h
@@ -663,8 +665,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef bint finite = True
     cdef floating* P = &params[0]
     cdef floating* G = &grad[0]
-    cdef floating* S1 = &state_1[0] if state_1.shape[0] > 0 else NULL
-    cdef floating* S2 = &state_2[0] if state_2.shape[0] > 0 else NULL
+    cdef floating* S1 = &state_1[0]
+    cdef floating* S2 = &state_2[0]
+    cdef floating* prev = &previous[0]
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
     cdef floating* W = &workspace[0]
     cdef const floating* Xp = ptr2(X)
@@ -692,6 +695,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
             forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
             batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
             if not finite:
+                memcpy(P, prev, net.n_params * sizeof(floating))
                 break
             loss_sum += batch_loss
             if batch_total <= 0:
@@ -703,14 +707,12 @@ def train_epoch(Network net, const floating[:, ::1] X,
             # W_l (with the L2 term), then b_l (and γ_l, β_l) without it
             for l in range(s.n_layers):
                 seg = s.b_off[l] - s.w_off[l]
-                update(&h, P + s.w_off[l], G + s.w_off[l],
-                       S1 + s.w_off[l] if S1 != NULL else NULL,
-                       S2 + s.w_off[l] if S2 != NULL else NULL, seg, alpha)
+                update(&h, P + s.w_off[l], G + s.w_off[l], S1 + s.w_off[l],
+                       S2 + s.w_off[l], prev + s.w_off[l], seg, alpha)
                 seg = (s.w_off[l + 1] if l + 1 < s.n_layers
                        else net.n_params) - s.b_off[l]
-                update(&h, P + s.b_off[l], G + s.b_off[l],
-                       S1 + s.b_off[l] if S1 != NULL else NULL,
-                       S2 + s.b_off[l] if S2 != NULL else NULL, seg, 0.0)
+                update(&h, P + s.b_off[l], G + s.b_off[l], S1 + s.b_off[l],
+                       S2 + s.b_off[l], prev + s.b_off[l], seg, 0.0)
     return loss_sum, t, finite
 
 
@@ -814,6 +816,13 @@ def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
                     for k in range(1, C):
                         if Z[i * C + k] > mx:
                             mx = Z[i * C + k]
+                    if mx == INFINITY:      # the limit: mass on the +inf scores
+                        tot = 0
+                        for k in range(C):
+                            tot += Z[i * C + k] == INFINITY
+                        for k in range(C):
+                            o[k] = <floating> ((Z[i * C + k] == INFINITY) / tot)
+                        continue
                     tot = 0
                     for k in range(C):
                         tot += exp(Z[i * C + k] - mx)
