@@ -195,6 +195,18 @@ cdef class Network:
         self.workspace_size = off
         return off
 
+    def scratch_offsets(self):
+        """Where each layer's buffers start in the scratch buffer (for tests
+        and debugging): activations, outputs after dropout, dropout masks and
+        batch-norm normalised pre-activations, one entry per layer."""
+        L = self.n_layers
+        return {
+            "activations": [self._a_off[l] for l in range(L)],
+            "outputs": [self._o_off[l] for l in range(L)],
+            "masks": [self._m_off[l] for l in range(L)],
+            "normalized": [self._z_off[l] for l in range(L)],
+        }
+
     cdef Spec spec(self):
         cdef Spec s
         s.n_layers = self.n_layers

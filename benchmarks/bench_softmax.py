@@ -1,0 +1,353 @@
+"""Softmax regression on an MNIST-shaped problem: sklearn-mcnn against
+scikit-learn and PyTorch, in one run.
+
+The problem is generated (``make_classification``: 784 features, 10 classes,
+60,000 training and 10,000 test rows by default), standardised, float64.
+Every model minimises (or is scored by) the same objective, the SPEC's
+
+    F(W, b) = mean_i ℓ_i + (alpha / 2) ‖W‖²_F,   ℓ = softmax cross-entropy,
+
+computed here by one NumPy function on the training set from each model's
+``(W, b)``.  The rows:
+
+- ``LogisticRegression(lbfgs, C = 1 / (alpha · n_train))`` — the same
+  optimum as ``SoftmaxClassifier(alpha)``; converged tightly, it is the
+  reference for the objective, the accuracy and the time;
+- ``SGDClassifier(loss='log_loss', alpha=alpha)`` — one-vs-rest, so it
+  minimises another objective; its F is reported for completeness;
+- a PyTorch softmax (``nn.Linear`` + cross-entropy, Adam, weight decay on
+  the weights only, the same batch size and learning rate as ours), when
+  torch is importable;
+- ``SoftmaxClassifier`` with each solver.
+
+Stochastic solvers run up to ``--epochs`` epochs.  Their "time to target" is
+the fit time of the first epoch count at which the test accuracy reaches
+LogisticRegression's minus 0.5 points (ours: a fresh ``fit(max_iter=k)`` for
+k = 1, 2, ..., which with a fixed ``random_state`` and a constant learning
+rate is exactly the first k epochs of a longer fit; torch: the cumulated time
+of its first k epochs, evaluation excluded).
+
+Peak memory is the resident set size (``/proc/self/statm``) sampled every
+2 ms by a background thread during the fit, minus its value before the fit:
+unlike ``tracemalloc`` it sees BLAS and PyTorch buffers.
+
+Targets (issue 2 / issue 5), printed as met / not met:
+
+- ``lbfgs`` reaches LogisticRegression's objective (relative gap ≤ 1e-4) in
+  at most 0.3× its fit time;
+- ``adam`` reaches LogisticRegression's test accuracy minus 0.5 points in at
+  most 0.1× its fit time.
+
+Run ``python benchmarks/bench_softmax.py`` (full size, a few minutes) or
+``--quick`` (a smoke run on 6,000 rows).  The table is printed and written to
+``benchmarks/results/bench_softmax.md``.
+"""
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+import sklearn_mcnn
+from sklearn_mcnn import SoftmaxClassifier
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+#: Learning rates of the stochastic solvers (standardised features, batch 200).
+LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3, "adagrad": 0.05, "rmsprop": 1e-3}
+
+
+# --------------------------------------------------------------- measuring
+
+
+def rss():
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class PeakMemory:
+    """Peak RSS added during the ``with`` block, sampled by a thread."""
+
+    def __init__(self, interval=0.002):
+        self.interval = interval
+
+    def __enter__(self):
+        gc.collect()
+        self.baseline = self.peak = rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+        self.added = self.peak - self.baseline
+
+    @property
+    def mib(self):
+        return self.added / 2**20
+
+
+def objective(W, b, X, y, alpha):
+    """F(W, b) = mean cross-entropy of softmax(X Wᵀ + b) + alpha/2 ‖W‖², stably."""
+    scores = X @ W.T + b
+    top = scores.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(scores - top).sum(axis=1)) + top[:, 0]
+    data = np.mean(lse - scores[np.arange(len(y)), y])
+    return float(data + 0.5 * alpha * np.sum(W * W))
+
+
+def accuracy(W, b, X, y):
+    return float(np.mean(np.argmax(X @ W.T + b, axis=1) == y))
+
+
+# -------------------------------------------------------------------- data
+
+
+def make_data(n_train, n_test, n_features=784, seed=0):
+    X, y = make_classification(
+        n_samples=n_train + n_test, n_features=n_features, n_informative=80,
+        n_redundant=100, n_classes=10, n_clusters_per_class=2, class_sep=1.0,
+        flip_y=0.01, random_state=seed,
+    )
+    X_train, X_test = X[:n_train], X[n_train:]
+    scaler = StandardScaler().fit(X_train)
+    return (np.ascontiguousarray(scaler.transform(X_train)), y[:n_train],
+            np.ascontiguousarray(scaler.transform(X_test)), y[n_train:])
+
+
+# ------------------------------------------------------------------ models
+
+
+def run_sklearn(name, est, X, y, X_test, y_test, alpha):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with PeakMemory() as mem:
+            tic = time.perf_counter()
+            est.fit(X, y)
+            seconds = time.perf_counter() - tic
+    W, b = est.coef_, est.intercept_
+    return dict(name=name, seconds=seconds, acc=accuracy(W, b, X_test, y_test),
+                F=objective(W, b, X, y, alpha), mem=mem.mib,
+                iters=int(np.max(est.n_iter_)))
+
+
+def run_ours_lbfgs(X, y, X_test, y_test, alpha, tol):
+    est = SoftmaxClassifier(solver="lbfgs", alpha=alpha, tol=tol, max_iter=2000)
+    row = run_sklearn("SoftmaxClassifier(lbfgs)", est, X, y, X_test, y_test, alpha)
+    return row
+
+
+def run_ours_stochastic(solver, X, y, X_test, y_test, alpha, epochs, target_acc):
+    """Fresh fits of k = 1, 2, ... epochs: time to target and the last fit."""
+    lr = LEARNING_RATES[solver]
+    reached = None
+    for k in range(1, epochs + 1):
+        est = SoftmaxClassifier(
+            solver=solver, alpha=alpha, learning_rate_init=lr, max_iter=k,
+            tol=0.0, n_iter_no_change=10**9, random_state=0,
+        )
+        row = run_sklearn(f"SoftmaxClassifier({solver}, lr={lr:g})", est, X, y,
+                          X_test, y_test, alpha)
+        if reached is None and row["acc"] >= target_acc:
+            reached = row["seconds"]
+    row["to_target"] = reached
+    return row
+
+
+def run_torch(X, y, X_test, y_test, alpha, epochs, target_acc, lr=1e-3,
+              batch_size=200):
+    import torch
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+    model = torch.nn.Linear(X.shape[1], 10).double()
+    with torch.no_grad():  # zeros, as LogisticRegression and ours
+        model.weight.zero_()
+        model.bias.zero_()
+    opt = torch.optim.Adam([
+        {"params": [model.weight], "weight_decay": alpha},
+        {"params": [model.bias], "weight_decay": 0.0},
+    ], lr=lr)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    n = X.shape[0]
+    seconds, reached, peak = 0.0, None, 0.0
+    for _ in range(epochs):
+        with PeakMemory() as mem:
+            tic = time.perf_counter()
+            perm = torch.randperm(n)
+            for start in range(0, n, batch_size):
+                idx = perm[start:start + batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(Xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+            seconds += time.perf_counter() - tic
+        peak = max(peak, mem.mib)
+        W = model.weight.detach().numpy()
+        b = model.bias.detach().numpy()
+        acc = accuracy(W, b, X_test, y_test)
+        if reached is None and acc >= target_acc:
+            reached = seconds
+    return dict(name=f"PyTorch softmax (adam, lr={lr:g})", seconds=seconds,
+                acc=acc, F=objective(W, b, X, y, alpha), mem=peak,
+                iters=epochs, to_target=reached)
+
+
+# -------------------------------------------------------------------- main
+
+
+def blas_description():
+    infos = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    return "; ".join(
+        f"{i['internal_api']} {i['version']} ({i.get('architecture')}, "
+        f"{i['num_threads']} threads, {Path(i['filepath']).name})" for i in infos
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=60000,
+                        help="training rows (default 60000); the test set has "
+                             "min(10000, n/6) rows")
+    parser.add_argument("--n-features", type=int, default=784)
+    parser.add_argument("--alpha", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=8,
+                        help="most epochs of the stochastic solvers")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 6000 rows, 3 epochs")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--output", default=str(RESULTS / "bench_softmax.md"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_samples, args.epochs = 6000, 3
+
+    n_test = min(10000, args.n_samples // 6)
+    tic = time.perf_counter()
+    X, y, X_test, y_test = make_data(args.n_samples, n_test, args.n_features)
+    print(f"data: {X.shape[0]} x {X.shape[1]} train, {n_test} test, "
+          f"{time.perf_counter() - tic:.1f} s to generate", flush=True)
+    alpha = args.alpha
+    n = X.shape[0]
+
+    rows = []
+    # The reference: tightly converged multinomial LogisticRegression.
+    lr_row = run_sklearn(
+        "LogisticRegression(lbfgs)",
+        LogisticRegression(C=1.0 / (alpha * n), tol=1e-8, max_iter=5000),
+        X, y, X_test, y_test, alpha,
+    )
+    rows.append(lr_row)
+    print(lr_row, flush=True)
+    target_acc = lr_row["acc"] - 0.005
+    rows.append(run_sklearn(
+        "SGDClassifier(log_loss, OvR)",
+        SGDClassifier(loss="log_loss", alpha=alpha, max_iter=args.epochs,
+                      tol=None, random_state=0),
+        X, y, X_test, y_test, alpha,
+    ))
+    print(rows[-1], flush=True)
+    if not args.no_torch:
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            print("torch is not importable: no PyTorch row")
+        else:
+            rows.append(run_torch(X, y, X_test, y_test, alpha, args.epochs,
+                                  target_acc))
+            print(rows[-1], flush=True)
+    ours_lbfgs = run_ours_lbfgs(X, y, X_test, y_test, alpha, tol=1e-5)
+    rows.append(ours_lbfgs)
+    print(rows[-1], flush=True)
+    ours = {}
+    for solver in ["sgd", "adam", "adagrad", "rmsprop"]:
+        ours[solver] = run_ours_stochastic(solver, X, y, X_test, y_test, alpha,
+                                           args.epochs, target_acc)
+        rows.append(ours[solver])
+        print(rows[-1], flush=True)
+
+    F_ref, T_ref = lr_row["F"], lr_row["seconds"]
+    lines = [
+        f"Softmax regression, {n} x {X.shape[1]} (train), {n_test} test rows, "
+        f"10 classes, float64, alpha={alpha:g} "
+        f"(LogisticRegression C={1 / (alpha * n):.4g}).",
+        "",
+        "| model | iterations / epochs | fit s | time ratio vs LR | test acc % "
+        "| F (train) | rel. gap to LR's F | time to LR acc − 0.5 (s) "
+        "| peak memory added (MiB) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        gap = (r["F"] - F_ref) / abs(F_ref)
+        tt = r.get("to_target")
+        tt = "—" if "to_target" not in r else ("not reached" if tt is None
+                                               else f"{tt:.2f}")
+        lines.append(
+            f"| {r['name']} | {r['iters']} | {r['seconds']:.2f} | "
+            f"{r['seconds'] / T_ref:.3f} | {100 * r['acc']:.2f} | "
+            f"{r['F']:.6f} | {gap:+.2e} | {tt} | {r['mem']:.0f} |"
+        )
+    lbfgs_gap = (ours_lbfgs["F"] - F_ref) / abs(F_ref)
+    lbfgs_ratio = ours_lbfgs["seconds"] / T_ref
+    met = lbfgs_gap <= 1e-4 and lbfgs_ratio <= 0.3
+    adam_tt = ours["adam"]["to_target"]
+    adam_ratio = None if adam_tt is None else adam_tt / T_ref
+    adam_met = adam_ratio is not None and adam_ratio <= 0.1
+    lines += [
+        "",
+        "Targets:",
+        "",
+        f"- lbfgs reaches LR's objective (rel. gap ≤ 1e-4) in ≤ 0.3× LR's time: "
+        f"**{'met' if met else 'not met'}** (gap {lbfgs_gap:+.1e}, time ratio "
+        f"{lbfgs_ratio:.3f})",
+        f"- adam reaches LR's test accuracy − 0.5 points "
+        f"({100 * target_acc:.2f} %) in ≤ 0.1× LR's time: "
+        f"**{'met' if adam_met else 'not met'}** (time ratio "
+        f"{'not reached' if adam_ratio is None else f'{adam_ratio:.3f}'})",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
+        + (f", torch {sys.modules['torch'].__version__}"
+           if "torch" in sys.modules else "") + ".",
+        f"BLAS: {blas_description()}.",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.",
+        "",
+        "Command: `" + " ".join(["python benchmarks/bench_softmax.py",
+                                 *(argv if argv is not None else sys.argv[1:])])
+        + "`",
+    ]
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
