@@ -128,8 +128,8 @@ def accuracy(W, b, X, y):
 
 def make_data(n_train, n_test, n_features=784, seed=0):
     X, y = make_classification(
-        n_samples=n_train + n_test, n_features=n_features, n_informative=80,
-        n_redundant=100, n_classes=10, n_clusters_per_class=2, class_sep=1.0,
+        n_samples=n_train + n_test, n_features=n_features, n_informative=60,
+        n_redundant=100, n_classes=10, n_clusters_per_class=1, class_sep=1.5,
         flip_y=0.01, random_state=seed,
     )
     X_train, X_test = X[:n_train], X[n_train:]

@@ -1,0 +1,493 @@
+"""MLP 784-256-128-10 (relu) epoch time: sklearn-mcnn against scikit-learn,
+PyTorch and the matrix products alone, in one run.
+
+The data are generated (``make_classification``: 784 features, 10 classes,
+60,000 training and 10,000 test rows by default) and standardised.  For each
+dtype (float32, float64), solver (``sgd`` with Nesterov momentum 0.9, and
+``adam``) and batch size (32, 128), each contender trains ``--epochs``
+epochs, timed one by one:
+
+- ours: ``MLPBackpropClassifier.partial_fit`` once per epoch (shuffled);
+- ``MLPClassifier``: its ``partial_fit`` once per epoch, the same
+  architecture, solver, batch size and learning rate, and the same L2
+  penalty (its ``alpha`` is divided by the batch size, so it gets
+  ``alpha · batch_size``);
+- PyTorch: ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, the same
+  optimiser (``torch.optim.SGD(momentum=0.9, nesterov=True)`` or ``Adam``,
+  weight decay on the weights only), a shuffled epoch of ``Xt[idx]``
+  batches, ``torch.set_num_threads`` equal to NumPy's BLAS thread count;
+- the bound: the matrix products of the same epoch alone (per batch the
+  three forward gemms, the three weight-gradient gemms and the two delta
+  gemms), NumPy ``matmul`` into preallocated ``out=`` arrays of the dtype.
+
+Seconds per epoch are the median of the epochs after the first.  Peak memory
+is the resident set size added during the training epochs (sampled every
+2 ms by a thread from ``/proc/self/statm``: it sees BLAS and PyTorch
+buffers, which ``tracemalloc`` does not).  "later / first" is the median
+later epoch over the first (issue 5: subnormal numbers in float32 Adam would
+make later epochs slower).  A second table times ``predict_proba`` on the
+test rows and on one row, ours against PyTorch's ``softmax(model(x))``.
+
+Run ``python benchmarks/bench_mlp.py`` (full grid, about 10-15 minutes on 2
+cores) or ``--quick`` (6,000 rows, 3 epochs).  The tables are printed and
+written to ``benchmarks/results/bench_mlp.md``, the plot to
+``benchmarks/results/bench_mlp.png``.
+"""
+
+import argparse
+import gc
+import os
+import platform
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import sklearn
+from sklearn.datasets import make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+import sklearn_mcnn
+from sklearn_mcnn import MLPBackpropClassifier
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PAGE = os.sysconf("SC_PAGE_SIZE")
+HIDDEN = (256, 128)
+LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3}
+# issue 5's targets per batch size: (ours / bound at most, MLPClassifier /
+# ours at least, torch / ours at least)
+TARGETS = {32: (1.5, 3.0, 2.0), 128: (1.3, 2.0, 1.3)}
+
+
+# --------------------------------------------------------------- measuring
+
+
+def rss():
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class PeakMemory:
+    """Peak RSS added during the ``with`` block, sampled by a thread."""
+
+    def __init__(self, interval=0.002):
+        self.interval = interval
+
+    def __enter__(self):
+        gc.collect()
+        self.baseline = self.peak = rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+        self.mib = (self.peak - self.baseline) / 2**20
+
+
+def blas_threads():
+    """NumPy's BLAS thread count, as threadpoolctl reports it."""
+    import numpy.linalg  # noqa: F401  (loads NumPy's BLAS)
+
+    for info in threadpool_info():
+        if info["user_api"] == "blas" and "numpy" in info["filepath"]:
+            return info["num_threads"]
+    return max(i["num_threads"] for i in threadpool_info()
+               if i["user_api"] == "blas")
+
+
+def blas_description():
+    return "; ".join(
+        f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels, "
+        f"{i['num_threads']} threads, {Path(i['filepath']).name})"
+        for i in threadpool_info() if i["user_api"] == "blas"
+    )
+
+
+def summarise(times):
+    later = times[1:] if len(times) > 1 else times
+    return float(np.median(later)), float(np.median(later) / times[0])
+
+
+# -------------------------------------------------------------------- data
+
+
+def make_data(n_train, n_test, n_features=784, seed=0):
+    X, y = make_classification(
+        n_samples=n_train + n_test, n_features=n_features, n_informative=60,
+        n_redundant=100, n_classes=10, n_clusters_per_class=1, class_sep=1.5,
+        flip_y=0.01, random_state=seed,
+    )
+    scaler = StandardScaler().fit(X[:n_train])
+    return (np.ascontiguousarray(scaler.transform(X[:n_train])), y[:n_train],
+            np.ascontiguousarray(scaler.transform(X[n_train:])), y[n_train:])
+
+
+# ------------------------------------------------------------- contenders
+
+
+def run_ours(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
+    est = MLPBackpropClassifier(
+        hidden_layer_sizes=HIDDEN, activation="relu", solver=solver,
+        alpha=alpha, batch_size=batch_size,
+        learning_rate_init=LEARNING_RATES[solver], momentum=0.9,
+        nesterovs_momentum=True, shuffle=True,
+        random_state=np.random.RandomState(0),
+    )
+    classes = np.unique(y)
+    times = []
+    with PeakMemory() as mem:
+        for _ in range(epochs):
+            tic = time.perf_counter()
+            est.partial_fit(X, y, classes=classes)
+            times.append(time.perf_counter() - tic)
+    return dict(times=times, acc=est.score(X_test, y_test), mem=mem.mib), est
+
+
+def run_sklearn(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
+    est = MLPClassifier(
+        hidden_layer_sizes=HIDDEN, activation="relu", solver=solver,
+        alpha=alpha * batch_size, batch_size=batch_size,
+        learning_rate_init=LEARNING_RATES[solver], momentum=0.9,
+        nesterovs_momentum=True, shuffle=True,
+        random_state=np.random.RandomState(0),
+    )
+    classes = np.unique(y)
+    times = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with PeakMemory() as mem:
+            for _ in range(epochs):
+                tic = time.perf_counter()
+                est.partial_fit(X, y, classes=classes)
+                times.append(time.perf_counter() - tic)
+    return dict(times=times, acc=est.score(X_test, y_test), mem=mem.mib)
+
+
+def torch_model(torch, n_features, dtype):
+    nn = torch.nn
+    sizes = (n_features, *HIDDEN, 10)
+    layers = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers).to(dtype)
+
+
+def run_torch(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
+    import torch
+
+    torch.manual_seed(0)
+    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+    model = torch_model(torch, X.shape[1], dtype)
+    weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
+    biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
+    groups = [{"params": weights, "weight_decay": alpha},
+              {"params": biases, "weight_decay": 0.0}]
+    lr = LEARNING_RATES[solver]
+    if solver == "sgd":
+        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    else:
+        opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(y.astype(np.int64))
+    n = X.shape[0]
+    times = []
+    model.train()
+    with PeakMemory() as mem:
+        for _ in range(epochs):
+            tic = time.perf_counter()
+            perm = torch.randperm(n)
+            for start in range(0, n, batch_size):
+                idx = perm[start:start + batch_size]
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(Xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+            times.append(time.perf_counter() - tic)
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.from_numpy(X_test)).argmax(1).numpy()
+    return dict(times=times, acc=float(np.mean(pred == y_test)), mem=mem.mib), model
+
+
+def run_bound(X, batch_size, epochs):
+    """The epoch's matrix products alone, NumPy matmul into ``out=``."""
+    dt = X.dtype
+    sizes = (X.shape[1], *HIDDEN, 10)
+    rng = np.random.RandomState(0)
+    W = [rng.normal(scale=0.05, size=(a, b)).astype(dt)
+         for a, b in zip(sizes[:-1], sizes[1:])]
+    dW = [np.empty_like(w) for w in W]
+    n = X.shape[0]
+    # Activations and deltas of a full batch and of the last, shorter one,
+    # filled with normal numbers (no subnormals, no NaN) once.
+    buffers = {}
+    for m in {batch_size, n % batch_size or batch_size}:
+        buffers[m] = ([np.empty((m, s), dtype=dt) for s in sizes[1:]],
+                      [rng.normal(size=(m, s)).astype(dt) for s in sizes[1:]])
+    times = []
+    for _ in range(epochs):
+        tic = time.perf_counter()
+        for start in range(0, n, batch_size):
+            xb = X[start:start + batch_size]
+            H, D = buffers[xb.shape[0]]
+            # forward: H_l = A_{l-1} W_l
+            np.matmul(xb, W[0], out=H[0])
+            np.matmul(H[0], W[1], out=H[1])
+            np.matmul(H[1], W[2], out=H[2])
+            # weight gradients: dW_l = A_{l-1}ᵀ δ_l
+            np.matmul(H[1].T, D[2], out=dW[2])
+            np.matmul(H[0].T, D[1], out=dW[1])
+            np.matmul(xb.T, D[0], out=dW[0])
+            # deltas: δ_{l-1} = δ_l W_lᵀ (none for the input layer)
+            np.matmul(D[2], W[2].T, out=D[1])
+            np.matmul(D[1], W[1].T, out=D[0])
+        times.append(time.perf_counter() - tic)
+    return dict(times=times)
+
+
+def time_predict(fn, X, repeat):
+    fn(X)  # warm up
+    ts = []
+    for _ in range(repeat):
+        tic = time.perf_counter()
+        fn(X)
+        ts.append(time.perf_counter() - tic)
+    return float(np.median(ts))
+
+
+def predict_rows(est, model, X_test, dtype):
+    """predict_proba timings: ours and torch, on all test rows and on one."""
+    import torch
+
+    Xd = X_test.astype(dtype)
+    one = np.ascontiguousarray(Xd[:1])
+
+    def torch_proba(x):
+        with torch.no_grad():
+            return torch.softmax(model(torch.from_numpy(x)), dim=1).numpy()
+
+    return dict(
+        ours_all=time_predict(est.predict_proba, Xd, 10),
+        torch_all=time_predict(torch_proba, Xd, 10),
+        ours_one=time_predict(est.predict_proba, one, 300),
+        torch_one=time_predict(torch_proba, one, 300),
+    )
+
+
+# ------------------------------------------------------------------ output
+
+
+def fmt_ratio(value, ok):
+    return f"{value:.2f} {'✓' if ok else '✗'}"
+
+
+def write_plot(results, batch_sizes, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({(r["dtype"], r["solver"]) for r in results})
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6),
+                             sharey=True, squeeze=False)
+    styles = {"ours": ("sklearn-mcnn", "C0", "o"),
+              "sklearn": ("MLPClassifier", "C1", "s"),
+              "torch": ("PyTorch", "C2", "^"),
+              "bound": ("matrix products alone", "k", "x")}
+    for ax, (dtype, solver) in zip(axes[0], keys):
+        rows = sorted((r for r in results
+                       if r["dtype"] == dtype and r["solver"] == solver),
+                      key=lambda r: r["batch_size"])
+        for key, (label, color, marker) in styles.items():
+            xs = [r["batch_size"] for r in rows if key in r]
+            ys = [r[key]["epoch"] for r in rows if key in r]
+            if xs:
+                ax.plot(xs, ys, marker=marker, color=color, label=label,
+                        linestyle="--" if key == "bound" else "-")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
+        ax.set_title(f"{dtype}, {solver}")
+        ax.set_xlabel("batch size")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].set_ylabel("seconds per epoch")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("MLP 784-256-128-10 relu, seconds per epoch (median after "
+                 "the first)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=60000,
+                        help="training rows (default 60000); the test set has "
+                             "min(10000, n/6) rows")
+    parser.add_argument("--epochs", type=int, default=3,
+                        help="epochs per configuration (at least 2)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--solvers", nargs="+", default=["sgd", "adam"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"])
+    parser.add_argument("--alpha", type=float, default=1e-4)
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 6000 rows, 3 epochs")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-sklearn", action="store_true",
+                        help="skip MLPClassifier (the slowest contender)")
+    parser.add_argument("--output", default=str(RESULTS / "bench_mlp.md"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n_samples, args.epochs = 6000, 3
+    args.epochs = max(args.epochs, 2)
+
+    have_torch = False
+    if not args.no_torch:
+        try:
+            import torch
+        except ImportError:
+            print("torch is not importable: no PyTorch column")
+        else:
+            have_torch = True
+            torch.set_num_threads(blas_threads())
+
+    n_test = min(10000, args.n_samples // 6)
+    tic = time.perf_counter()
+    X64, y, X64_test, y_test = make_data(args.n_samples, n_test)
+    print(f"data: {X64.shape[0]} x {X64.shape[1]} train, {n_test} test, "
+          f"{time.perf_counter() - tic:.1f} s to generate", flush=True)
+
+    results, predict = [], {}
+    for dtype in args.dtypes:
+        X = X64.astype(dtype)
+        X_test = X64_test.astype(dtype)
+        for solver in args.solvers:
+            for bs in args.batch_sizes:
+                r = dict(dtype=dtype, solver=solver, batch_size=bs)
+                common = (X, y, X_test, y_test, solver, bs, args.epochs,
+                          args.alpha)
+                r["bound"] = run_bound(X, bs, args.epochs)
+                r["ours"], est = run_ours(*common)
+                if not args.no_sklearn:
+                    r["sklearn"] = run_sklearn(*common)
+                if have_torch:
+                    r["torch"], model = run_torch(*common)
+                for key in ("ours", "sklearn", "torch", "bound"):
+                    if key in r:
+                        r[key]["epoch"], r[key]["later_first"] = summarise(
+                            r[key]["times"])
+                print(dtype, solver, bs, {k: (round(r[k]["epoch"], 3),
+                                               round(r[k].get("acc", 0), 4))
+                                           for k in ("ours", "sklearn", "torch",
+                                                     "bound") if k in r},
+                      flush=True)
+                results.append(r)
+                if have_torch and solver == args.solvers[-1] and \
+                        bs == args.batch_sizes[-1]:
+                    predict[dtype] = predict_rows(est, model, X64_test, dtype)
+
+    lines = [
+        f"MLP {X64.shape[1]}-{'-'.join(map(str, HIDDEN))}-10 relu, "
+        f"{X64.shape[0]} training rows, {n_test} test rows, {args.epochs} "
+        f"epochs per configuration, alpha={args.alpha:g}, learning rates "
+        + ", ".join(f"{k} {v:g}" for k, v in LEARNING_RATES.items())
+        + " (sgd: Nesterov momentum 0.9).  Seconds per epoch: median of the "
+        "epochs after the first.",
+        "",
+        "| dtype | solver | batch | ours s/epoch | MLPClassifier s/epoch "
+        "| PyTorch s/epoch | matmul bound s/epoch | ours / bound "
+        "| MLPClassifier / ours | PyTorch / ours | ours later / first "
+        "| acc % ours / MLPC / torch | peak MiB ours / MLPC / torch |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for r in results:
+        bound_max, sk_min, torch_min = TARGETS.get(r["batch_size"],
+                                                   (np.inf, 0, 0))
+        o = r["ours"]["epoch"]
+        cells = [r["dtype"], r["solver"], str(r["batch_size"]), f"{o:.3f}"]
+        cells.append(f"{r['sklearn']['epoch']:.3f}" if "sklearn" in r else "—")
+        cells.append(f"{r['torch']['epoch']:.3f}" if "torch" in r else "—")
+        cells.append(f"{r['bound']['epoch']:.3f}")
+        cells.append(fmt_ratio(o / r["bound"]["epoch"],
+                               o / r["bound"]["epoch"] <= bound_max))
+        cells.append(fmt_ratio(r["sklearn"]["epoch"] / o,
+                               r["sklearn"]["epoch"] / o >= sk_min)
+                     if "sklearn" in r else "—")
+        cells.append(fmt_ratio(r["torch"]["epoch"] / o,
+                               r["torch"]["epoch"] / o >= torch_min)
+                     if "torch" in r else "—")
+        cells.append(f"{r['ours']['later_first']:.2f}")
+        cells.append(" / ".join(f"{100 * r[k]['acc']:.1f}" if k in r else "—"
+                                for k in ("ours", "sklearn", "torch")))
+        cells.append(" / ".join(f"{r[k]['mem']:.0f}" if k in r else "—"
+                                for k in ("ours", "sklearn", "torch")))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "✓ / ✗: issue 5's targets — ours / bound ≤ 1.5 (batch 32), ≤ 1.3 "
+        "(batch 128); MLPClassifier / ours ≥ 3 (32), ≥ 2 (128); PyTorch / ours "
+        "≥ 2 (32), ≥ 1.3 (128).  Subnormals: float32 adam later / first ≤ 1.05.",
+    ]
+    if predict:
+        lines += [
+            "",
+            f"predict_proba, the network of the last configuration "
+            f"({args.solvers[-1]}, batch {args.batch_sizes[-1]}): median "
+            "seconds.",
+            "",
+            f"| dtype | ours, {n_test} rows | PyTorch, {n_test} rows "
+            "| PyTorch / ours | ours, 1 row (µs) | PyTorch, 1 row (µs) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for dtype, p in predict.items():
+            lines.append(
+                f"| {dtype} | {p['ours_all']:.4f} | {p['torch_all']:.4f} | "
+                f"{p['torch_all'] / p['ours_all']:.2f} | "
+                f"{1e6 * p['ours_one']:.0f} | {1e6 * p['torch_one']:.0f} |"
+            )
+    lines += [
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
+        + (f", torch {sys.modules['torch'].__version__} "
+           f"({sys.modules['torch'].get_num_threads()} threads)"
+           if have_torch else "") + ".",
+        f"BLAS: {blas_description()}.",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.",
+        "",
+        "Command: `" + " ".join(["python benchmarks/bench_mlp.py",
+                                 *(argv if argv is not None else sys.argv[1:])])
+        + "`",
+    ]
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    png = out.with_suffix(".png")
+    write_plot(results, args.batch_sizes, png)
+    print(f"written to {out} and {png}")
+
+
+if __name__ == "__main__":
+    main()
