@@ -23,6 +23,7 @@ extensions = [
     Extension(
         "sklearn_mcnn._network",
         ["sklearn_mcnn/_network.pyx"],
+        include_dirs=["sklearn_mcnn"],
         extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
     ),
 ]

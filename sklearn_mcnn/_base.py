@@ -529,12 +529,16 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                                np.zeros_like(self._params))
             self._steps = 0
         _, state_1, state_2 = self._opt_state
-        previous = self._params.copy()
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
         weight_mask = net.weight_mask()
         total_weight = train.sw.sum()
+        n_batches = -(-n // batch_size)
         best_params = None
+        # The weights at the start of this epoch and of the one before: the
+        # last weights known to give a finite loss if this epoch's goes
+        # non-finite.
+        start_weights, earlier_weights = self._params.copy(), None
         max_epochs = 1 if incremental else self.max_iter
         for _ in range(max_epochs):
             tic = time.perf_counter()
@@ -542,17 +546,16 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            loss_sum, self._steps, finite = _network.train_epoch(
+            loss_sum, self._steps, finite_batches = _network.train_epoch(
                 net, *train.inputs, train.y, train.sw, order, shuffled,
-                batch_size, self._params, grad, state_1, state_2, previous,
+                batch_size, self._params, grad, state_1, state_2,
                 self._running, workspace, self._solver_constants(lr), alpha,
                 self._steps, int(rng.randint(np.iinfo(np.int32).max)),
             )
-            if finite and not np.all(np.isfinite(self._params)):
-                # The epoch's last step overflowed: take it back.
-                self._params[:] = previous
-                finite = False
-            if not finite:
+            if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
+                if finite_batches == 0 and earlier_weights is not None:
+                    start_weights = earlier_weights
+                self._params[:] = start_weights
                 raise ValueError(
                     f"The training loss became non-finite in epoch "
                     f"{self.n_iter_ + 1} with learning rate {lr:g} "
@@ -560,6 +563,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                     "learning_rate_init, or scale the input features. The "
                     "estimator keeps its last finite weights."
                 )
+            earlier_weights, start_weights = start_weights, self._params.copy()
             self.n_iter_ += 1
             self.t_ += n
             w = self._params[weight_mask].astype(np.float64)

@@ -39,6 +39,11 @@ from ._blas cimport gemm, axpy
 from ._optimizers cimport Hyper, update
 from ._random cimport uniform
 
+
+cdef extern from "_fpu.h":
+    unsigned int mcnn_flush_subnormals() noexcept nogil
+    void mcnn_restore_fpu(unsigned int mode) noexcept nogil
+
 cdef enum Activation:
     IDENTITY = 0
     RELU = 1
@@ -625,9 +630,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 const double[::1] sw, const Py_ssize_t[::1] order,
                 bint shuffled, Py_ssize_t batch_size, floating[::1] params,
                 floating[::1] grad, floating[::1] state_1,
-                floating[::1] state_2, floating[::1] previous,
-                floating[::1] running, floating[::1] workspace, dict hyper,
-                double alpha, long long t, uint64_t seed):
+                floating[::1] state_2, floating[::1] running,
+                floating[::1] workspace, dict hyper, double alpha, long long t,
+                uint64_t seed):
     """Run one epoch of mini-batch training in place.
 
     Parameters
@@ -643,10 +648,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
     order : intp array
         The epoch's row order; read only when ``shuffled``.
     batch_size : int
-    params, grad, state_1, state_2, previous, running, workspace : arrays
-        Parameter vector, gradient and optimiser state buffers, the
-        parameters before the last step, batch-norm running statistics,
-        scratch buffer.
+    params, grad, state_1, state_2, running, workspace : arrays
+        Parameter vector, gradient and optimiser state buffers, batch-norm
+        running statistics, scratch buffer.
     hyper : dict
         Solver constants: ``solver`` (int), ``lr``, ``momentum``,
         ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``.
@@ -663,10 +667,10 @@ def train_epoch(Network net, const floating[:, ::1] X,
         Σ_i s_i ℓ_i over the rows seen (before each row's update).
     t : int
         Updated step count.
-    finite : bool
-        False when a batch loss became non-finite; the epoch stopped there
-        and ``params`` are back to ``previous``, the parameters before the
-        step that made the loss non-finite.
+    n_batches : int
+        Number of batches whose loss was finite.  When it is short of the
+        epoch's batch count, the next batch's loss was non-finite and the
+        epoch stopped there, before updating with it.
     """
     cdef Spec s = net.spec()
     cdef Hyper h
@@ -679,7 +683,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef floating* G = &grad[0]
     cdef floating* S1 = &state_1[0]
     cdef floating* S2 = &state_2[0]
-    cdef floating* prev = &previous[0]
+    cdef Py_ssize_t n_batches = 0
+    cdef unsigned int fpu_mode
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
     cdef floating* W = &workspace[0]
     cdef const floating* Xp = ptr2(X)
@@ -697,6 +702,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
     h.rho = hyper["rho"]
     h.epsilon = hyper["epsilon"]
     with nogil:
+        fpu_mode = mcnn_flush_subnormals()
         start = 0
         while start < n:
             rows.n = min(batch_size, n - start)
@@ -707,8 +713,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
             forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
             batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
             if not finite:
-                memcpy(P, prev, net.n_params * sizeof(floating))
                 break
+            n_batches += 1
             loss_sum += batch_loss
             if batch_total <= 0:
                 continue        # a batch of zero weight carries no gradient
@@ -720,12 +726,13 @@ def train_epoch(Network net, const floating[:, ::1] X,
             for l in range(s.n_layers):
                 seg = s.b_off[l] - s.w_off[l]
                 update(&h, P + s.w_off[l], G + s.w_off[l], S1 + s.w_off[l],
-                       S2 + s.w_off[l], prev + s.w_off[l], seg, alpha)
+                       S2 + s.w_off[l], seg, alpha)
                 seg = (s.w_off[l + 1] if l + 1 < s.n_layers
                        else net.n_params) - s.b_off[l]
                 update(&h, P + s.b_off[l], G + s.b_off[l], S1 + s.b_off[l],
-                       S2 + s.b_off[l], prev + s.b_off[l], seg, 0.0)
-    return loss_sum, t, finite
+                       S2 + s.b_off[l], seg, 0.0)
+        mcnn_restore_fpu(fpu_mode)
+    return loss_sum, t, n_batches
 
 
 def loss_grad(Network net, const floating[:, ::1] X,

@@ -31,14 +31,12 @@ ctypedef struct Hyper:
 
 
 cdef inline void update(const Hyper* h, floating* p, const floating* g,
-                        floating* s1, floating* s2, floating* prev,
-                        Py_ssize_t n, double decay) noexcept nogil:
+                        floating* s1, floating* s2, Py_ssize_t n,
+                        double decay) noexcept nogil:
     """One step of the solver on ``p[:n]`` given the loss gradient ``g[:n]``.
 
     ``s1`` and ``s2`` are the solver's state (momentum buffer; squared
-    gradient sum or average; Adam's first and second moments).  ``prev``
-    receives the parameters before the step, so that a step that makes the
-    loss non-finite can be taken back.
+    gradient sum or average; Adam's first and second moments).
     """
     cdef Py_ssize_t i
     cdef double gi, buf, m, v, step
@@ -48,32 +46,27 @@ cdef inline void update(const Hyper* h, floating* p, const floating* g,
     if h.solver == SGD:
         if mom == 0.0:
             for i in range(n):
-                prev[i] = p[i]
                 p[i] -= <floating> (lr * (g[i] + decay * p[i]))
         elif h.nesterov:
             for i in range(n):
-                prev[i] = p[i]
                 gi = g[i] + decay * p[i]
                 buf = mom * s1[i] + gi
                 s1[i] = <floating> buf
                 p[i] -= <floating> (lr * (gi + mom * buf))
         else:
             for i in range(n):
-                prev[i] = p[i]
                 gi = g[i] + decay * p[i]
                 buf = mom * s1[i] + gi
                 s1[i] = <floating> buf
                 p[i] -= <floating> (lr * buf)
     elif h.solver == ADAGRAD:
         for i in range(n):
-            prev[i] = p[i]
             gi = g[i] + decay * p[i]
             v = s1[i] + gi * gi
             s1[i] = <floating> v
             p[i] -= <floating> (lr * gi / (sqrt(v) + eps))
     elif h.solver == RMSPROP:
         for i in range(n):
-            prev[i] = p[i]
             gi = g[i] + decay * p[i]
             v = rho * s1[i] + (1.0 - rho) * gi * gi
             s1[i] = <floating> v
@@ -82,7 +75,6 @@ cdef inline void update(const Hyper* h, floating* p, const floating* g,
         step_size = lr / h.bias_1
         sqrt_bias_2 = sqrt(h.bias_2)
         for i in range(n):
-            prev[i] = p[i]
             gi = g[i] + decay * p[i]
             m = b1 * s1[i] + (1.0 - b1) * gi
             v = b2 * s2[i] + (1.0 - b2) * gi * gi

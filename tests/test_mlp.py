@@ -119,7 +119,7 @@ def test_dropout_rate_is_respected():
     empty = np.empty(0)
     train_epoch(net, X, empty, np.empty(0, np.int32), np.empty(0, np.int32), False,
                 y, np.ones(400), np.arange(400), False, 400, params,
-                zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
+                zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
                 dict(solver=0, lr=0.0, momentum=0.0, nesterov=False, beta_1=0.9,
                      beta_2=0.999, rho=0.9, epsilon=1e-8), 0.0, 0, 123)
     start = net.scratch_offsets()["masks"][0]
