@@ -4,6 +4,7 @@ Set ``SKLEARN_MCNN_DEBUG=1`` to compile with bounds checks (slow, for debugging)
 """
 
 import os
+import sys
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -19,12 +20,20 @@ directives = {
     "cpow": True,
 }
 
+if sys.platform == "win32":
+    compile_args = ["/O2"]
+elif DEBUG:
+    compile_args = ["-O0", "-g"]
+else:
+    # -fno-math-errno lets the compiler vectorise the sqrt and exp loops.
+    compile_args = ["-O3", "-fno-math-errno"]
+
 extensions = [
     Extension(
         "sklearn_mcnn._network",
         ["sklearn_mcnn/_network.pyx"],
         include_dirs=["sklearn_mcnn"],
-        extra_compile_args=["-O3"] if not DEBUG else ["-O0", "-g"],
+        extra_compile_args=compile_args,
     ),
 ]
 
