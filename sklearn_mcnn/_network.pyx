@@ -683,7 +683,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef floating* G = &grad[0]
     cdef floating* S1 = &state_1[0]
     cdef floating* S2 = &state_2[0]
-    cdef Py_ssize_t n_batches = 0
+    cdef Py_ssize_t n_batches = 0, n_params = net.n_params
     cdef unsigned int fpu_mode
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
     cdef floating* W = &workspace[0]
@@ -728,7 +728,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 update(&h, P + s.w_off[l], G + s.w_off[l], S1 + s.w_off[l],
                        S2 + s.w_off[l], seg, alpha)
                 seg = (s.w_off[l + 1] if l + 1 < s.n_layers
-                       else net.n_params) - s.b_off[l]
+                       else n_params) - s.b_off[l]
                 update(&h, P + s.b_off[l], G + s.b_off[l], S1 + s.b_off[l],
                        S2 + s.b_off[l], seg, 0.0)
         mcnn_restore_fpu(fpu_mode)
