@@ -305,14 +305,17 @@ def write_plot(results, batch_sizes, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = sorted({(r["dtype"], r["solver"]) for r in results})
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.6),
+    dtypes = sorted({r["dtype"] for r in results})
+    solvers = sorted({r["solver"] for r in results})
+    fig, axes = plt.subplots(len(dtypes), len(solvers),
+                             figsize=(4.5 * len(solvers), 3.6 * len(dtypes)),
                              sharey=True, squeeze=False)
     styles = {"ours": ("sklearn-mcnn", "C0", "o"),
               "sklearn": ("MLPClassifier", "C1", "s"),
               "torch": ("PyTorch", "C2", "^"),
               "bound": ("matrix products alone", "k", "x")}
-    for ax, (dtype, solver) in zip(axes[0], keys):
+    for ax, (dtype, solver) in zip(
+            axes.ravel(), [(d, s) for d in dtypes for s in solvers]):
         rows = sorted((r for r in results
                        if r["dtype"] == dtype and r["solver"] == solver),
                       key=lambda r: r["batch_size"])
@@ -328,8 +331,9 @@ def write_plot(results, batch_sizes, path):
         ax.set_title(f"{dtype}, {solver}")
         ax.set_xlabel("batch size")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("seconds per epoch")
-    axes[0][-1].legend(fontsize=8)
+    for row in axes:
+        row[0].set_ylabel("seconds per epoch")
+    axes[0][-1].legend(fontsize=8, loc="upper right")
     fig.suptitle("MLP 784-256-128-10 relu, seconds per epoch (median after "
                  "the first)", fontsize=10)
     fig.tight_layout()

@@ -5,7 +5,7 @@ from ._check_build import check_build as _check_build
 _check_build()
 
 from ._mlp import MLPBackpropClassifier  # noqa: E402
-# MULTICLASS from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
+from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
 from ._softmax import SoftmaxClassifier  # noqa: E402
 
 __version__ = "0.1.0"

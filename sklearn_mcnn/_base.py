@@ -119,6 +119,27 @@ class _CallbackContext:
             )
 
 
+# Zero-length stand-ins for the arrays a kernel call does not use.
+_NO_INDEX = np.empty(0, dtype=np.int32)
+_NO_DATA = {np.dtype(np.float32): np.empty(0, dtype=np.float32),
+            np.dtype(np.float64): np.empty(0, dtype=np.float64)}
+_NO_DENSE = {dtype: np.empty((0, 0), dtype=dtype) for dtype in _NO_DATA}
+
+
+def _as_kernel_input(X):
+    """Dense C-ordered or CSR arrays for :func:`sklearn_mcnn._network.forward`."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return (
+            _NO_DENSE[X.dtype],
+            np.ascontiguousarray(X.data),
+            np.ascontiguousarray(X.indices, dtype=np.int32),
+            np.ascontiguousarray(X.indptr, dtype=np.int32),
+            True,
+        )
+    return np.ascontiguousarray(X), _NO_DATA[X.dtype], _NO_INDEX, _NO_INDEX, False
+
+
 class _Data:
     """Validated training rows in the form the Cython kernels read."""
 
@@ -131,36 +152,10 @@ class _Data:
             if X.nnz >= np.iinfo(np.int32).max:
                 raise ValueError("CSR input with 2**31 or more stored values is "
                                  "not supported.")
-            self.dense = np.empty((0, 0), dtype=X.dtype)
-            self.data = np.ascontiguousarray(X.data)
-            self.indices = np.ascontiguousarray(X.indices, dtype=np.int32)
-            self.indptr = np.ascontiguousarray(X.indptr, dtype=np.int32)
-        else:
-            self.dense = np.ascontiguousarray(X)
-            self.data = np.empty(0, dtype=X.dtype)
-            self.indices = self.indptr = np.empty(0, dtype=np.int32)
         self.X = X
+        self.inputs = _as_kernel_input(X)
         self.y = np.ascontiguousarray(y_index, dtype=np.int32)
         self.sw = np.ascontiguousarray(sample_weight, dtype=np.float64)
-
-    @property
-    def inputs(self):
-        return self.dense, self.data, self.indices, self.indptr, self.sparse
-
-
-def _as_kernel_input(X):
-    """Dense C-ordered or CSR arrays for :func:`sklearn_mcnn._network.forward`."""
-    if sp.issparse(X):
-        X = X.tocsr()
-        return (
-            np.empty((0, 0), dtype=X.dtype),
-            np.ascontiguousarray(X.data),
-            np.ascontiguousarray(X.indices, dtype=np.int32),
-            np.ascontiguousarray(X.indptr, dtype=np.int32),
-            True,
-        )
-    empty = np.empty(0, dtype=np.int32)
-    return np.ascontiguousarray(X), np.empty(0, dtype=X.dtype), empty, empty, False
 
 
 class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
@@ -381,10 +376,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         options = self._network_options()
         self._net_options = options
         self._net = net = Network(sizes, **options)
-        # Inference reads the network in chunks through a layout of its own,
-        # never changed after this point: concurrent predictions share
-        # nothing writable.
-        self._predict_net = Network(sizes, **options, capacity=CHUNK_ROWS)
         params = np.zeros(net.n_params, dtype=dtype)
         if net.n_layers > 1:
             factor = 2.0 if options["activation"] == "logistic" else 6.0
@@ -656,15 +647,30 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         return state
 
     def _forward(self, X, probabilities):
-        """Network outputs (softmax probabilities or raw scores) for X."""
-        out = np.empty((X.shape[0], self._net.sizes[-1]), dtype=self._params.dtype)
+        """Network outputs (softmax probabilities or raw scores) for X,
+        computed in chunks of at most ``CHUNK_ROWS`` rows."""
+        n = X.shape[0]
+        out = np.empty((n, self._net.sizes[-1]), dtype=self._params.dtype)
         X = X.astype(self._params.dtype, copy=False)
-        _network.forward(self._predict_net, *_as_kernel_input(X), self._params,
-                         self._running, out, probabilities)
+        net = self._net.inference_layout(n, CHUNK_ROWS)
+        _network.forward(net, *_as_kernel_input(X), self._params, self._running,
+                         out, probabilities)
         return out
 
     def _validate_predict_data(self, X):
-        check_is_fitted(self)
+        check_is_fitted(self, "_params")
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and np.isfinite(X).all()
+        ):
+            # Fast path for a valid float array (a one-row call costs a few
+            # microseconds instead of scikit-learn's full validation).
+            return X
         return validate_data(
             self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
             order="C", reset=False,

@@ -123,6 +123,7 @@ cdef class Network:
     cdef Py_ssize_t[::1] _sizes, _w_off, _b_off, _g_off, _r_off
     cdef Py_ssize_t[::1] _a_off, _o_off, _m_off, _z_off, _s_off
     cdef Py_ssize_t x_off, d0_off, d1_off, w_buf_off
+    cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
                  batch_norm=False, dropout=0.0, capacity=1):
@@ -162,6 +163,26 @@ cdef class Network:
         self._z_off = np.zeros(L, dtype=np.intp)
         self._s_off = np.zeros(L, dtype=np.intp)
         self.set_capacity(capacity)
+        self._inference_layouts = {}
+
+    def inference_layout(self, Py_ssize_t n_rows, Py_ssize_t max_rows):
+        """A network of the same architecture laid out for inference on
+        ``n_rows`` rows in chunks of at most ``max_rows``.
+
+        The capacity is rounded up to a power of two, so a handful of layouts
+        serve every call; they are cached and never changed afterwards, so
+        concurrent predictions share nothing writable.
+        """
+        cdef Py_ssize_t capacity = 1
+        while capacity < min(n_rows, max_rows):
+            capacity *= 2
+        capacity = min(capacity, max_rows)
+        net = self._inference_layouts.get(capacity)
+        if net is None:
+            net = Network(self.sizes, self.activation_name, self.loss_name,
+                          self.batch_norm, self.dropout, capacity)
+            self._inference_layouts[capacity] = net
+        return net
 
     def set_capacity(self, Py_ssize_t capacity, bint gather=False):
         """Lay out the scratch buffer for batches of up to ``capacity`` rows.

@@ -1,0 +1,979 @@
+"""Reductions of multiclass classification to binary classification.
+
+:class:`OneVsAllClassifier` trains one binary classifier per class ("class k
+against the rest"); :class:`OneVsOneClassifier` trains one per pair of
+classes, each on the samples of its two classes only. Both wrap any binary
+classifier (by default :class:`~sklearn_mcnn.SoftmaxClassifier`).
+
+The design follows scikit-learn's ``sklearn/multiclass.py``: sub-problems are
+fitted by module-level functions dispatched through
+:mod:`sklearn.utils.parallel`, a sub-problem whose (positively weighted)
+training samples hold a single label gets a :class:`_ConstantPredictor`, and
+``sample_weight`` is restricted to each sub-problem's rows, also when it is
+routed through scikit-learn's metadata routing.
+"""
+
+# Authors: The sklearn-mcnn developers
+# SPDX-License-Identifier: BSD-3-Clause
+
+import itertools
+import warnings
+from inspect import signature
+from numbers import Integral
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    MetaEstimatorMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import check_random_state, gen_batches, get_tags
+from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.metaestimators import _safe_split, available_if
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import (
+    _check_method_params,
+    _check_sample_weight,
+    _num_samples,
+    check_is_fitted,
+    validate_data,
+)
+
+__all__ = ["OneVsAllClassifier", "OneVsOneClassifier"]
+
+# Pairwise probabilities are clipped to [_MIN_PAIR_PROBA, 1 - _MIN_PAIR_PROBA]
+# before coupling (as LIBSVM does), which keeps the coupling matrix positive
+# definite and its linear system well posed.
+_MIN_PAIR_PROBA = 1e-7
+
+# Rows per batch in the pairwise coupling: bounds the stacked
+# (rows, n_classes + 1, n_classes + 1) systems to about 16 MB each.
+_COUPLING_BATCH_ELEMENTS = 2**21
+
+# Score of a sub-estimator, per prediction method: the value that separates
+# its two labels.
+_THRESHOLDS = {"decision_function": 0.0, "predict_proba": 0.5, "predict": 0.5}
+
+
+def _default_estimator():
+    """Return the default base estimator, a fresh ``SoftmaxClassifier``."""
+    from ._softmax import SoftmaxClassifier
+
+    return SoftmaxClassifier()
+
+
+def _set_random_states(estimator, random_state):
+    """Seed every ``random_state`` parameter of `estimator` from `random_state`.
+
+    As ``sklearn.ensemble._base._set_random_states``: all parameters named
+    ``random_state`` or ending in ``__random_state`` (nested estimators) are
+    set, in sorted order, to integers drawn from the RandomState
+    `random_state`.
+    """
+    to_set = {}
+    for key in sorted(estimator.get_params(deep=True)):
+        if key == "random_state" or key.endswith("__random_state"):
+            to_set[key] = random_state.randint(np.iinfo(np.int32).max)
+    if to_set:
+        estimator.set_params(**to_set)
+    return estimator
+
+
+class _ConstantPredictor(BaseEstimator):
+    """Binary predictor for a sub-problem whose training samples hold one label.
+
+    It always predicts the label it was fitted on (0 or 1). Its
+    ``predict_proba`` is the corresponding one-hot row and its
+    ``decision_function`` is ``+1`` for label 1 and ``-1`` for label 0, so
+    that both sit on the correct side of the usual thresholds (0.5 and 0).
+    """
+
+    def fit(self, X, y):
+        """Remember the single label of `y`."""
+        labels = np.unique(y)
+        if labels.size != 1:
+            raise ValueError(
+                f"_ConstantPredictor needs exactly one label, got {labels!r}."
+            )
+        self.y_ = int(labels[0])
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict(self, X):
+        """Return the fitted label for every sample."""
+        check_is_fitted(self)
+        return np.full(_num_samples(X), self.y_, dtype=np.intp)
+
+    def decision_function(self, X):
+        """Return +1 (label 1) or -1 (label 0) for every sample."""
+        check_is_fitted(self)
+        return np.full(_num_samples(X), 2.0 * self.y_ - 1.0)
+
+    def predict_proba(self, X):
+        """Return probability 1 for the fitted label for every sample."""
+        check_is_fitted(self)
+        proba = np.zeros((_num_samples(X), 2))
+        proba[:, self.y_] = 1.0
+        return proba
+
+
+def _fit_binary(estimator, X, y, fit_params, indices, names):
+    """Fit one binary sub-estimator on the rows `indices` (all if None).
+
+    `y` holds the sub-problem's labels (0/1) for those rows, `fit_params` the
+    parameters for all rows of `X` (restricted here), `names` the
+    (negative, positive) side names used in the warning about a constant
+    sub-problem.
+    """
+    if indices is not None:
+        fit_params = _check_method_params(X, params=fit_params, indices=indices)
+        X = _safe_split(estimator, X, None, indices)[0]
+    sample_weight = fit_params.get("sample_weight")
+    present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
+    labels = np.unique(present)
+    if labels.size == 1:
+        warnings.warn(
+            f"Sub-problem {names[1]} vs {names[0]}: all training samples with "
+            f"positive weight belong to {names[labels[0]]}; it is fitted as a "
+            "constant predictor.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _ConstantPredictor().fit(X, labels)
+    return estimator.fit(X, y, **fit_params)
+
+
+def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
+    """Update one binary sub-estimator on the rows `indices` (all if None).
+
+    A sub-problem with no rows in this batch leaves `estimator` unchanged.
+    """
+    if indices is not None:
+        if indices.size == 0:
+            return estimator
+        partial_fit_params = _check_method_params(
+            X, params=partial_fit_params, indices=indices
+        )
+        X = _safe_split(estimator, X, None, indices)[0]
+    estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params)
+    return estimator
+
+
+def _label_name(label):
+    """Readable name of a class label for messages (``1``, ``'cat'``)."""
+    return repr(np.asarray(label).item())
+
+
+def _binary_scores(estimator, X, method):
+    """Scores of the positive label (label 1) of a binary sub-estimator."""
+    if method == "decision_function":
+        return np.ravel(estimator.decision_function(X))
+    if method == "predict_proba":
+        return estimator.predict_proba(X)[:, 1]
+    return np.asarray(estimator.predict(X), dtype=np.float64)
+
+
+def _random_pick(candidates, fallback, random_state):
+    """Pick one candidate column per row uniformly at random.
+
+    Parameters
+    ----------
+    candidates : ndarray of shape (n_samples, n_classes), dtype=bool
+        The columns eligible in each row.
+    fallback : ndarray of shape (n_samples,)
+        The column returned for rows without candidates.
+    random_state : int, RandomState instance or None
+        Source of the draws: one uniform number per row, always, so the
+        result for a fixed seed does not depend on the candidates.
+
+    Returns
+    -------
+    picked : ndarray of shape (n_samples,)
+        The chosen column of each row.
+    """
+    rng = check_random_state(random_state)
+    n_candidates = candidates.sum(axis=1)
+    rank = np.floor(rng.random_sample(candidates.shape[0]) * n_candidates)
+    picked = np.argmax(np.cumsum(candidates, axis=1) > rank[:, np.newaxis], axis=1)
+    return np.where(n_candidates > 0, picked, fallback)
+
+
+def _ovo_votes(scores, threshold, n_classes):
+    """Votes and decision values of the one-vs-one pair classifiers.
+
+    The pair classifier k of classes (i, j), i < j, in
+    ``itertools.combinations`` order votes for j when its score exceeds
+    `threshold`, else for i. As in scikit-learn's ``OneVsOneClassifier``, the
+    decision value of a class is its number of votes plus its summed
+    confidence (score for j, minus the score for i) mapped monotonically
+    into (-1/3, 1/3), so confidences break ties but never overturn a vote.
+
+    Returns
+    -------
+    votes : ndarray of shape (n_samples, n_classes)
+    decision : ndarray of shape (n_samples, n_classes)
+    """
+    n_samples = scores.shape[0]
+    votes = np.zeros((n_samples, n_classes))
+    confidences = np.zeros((n_samples, n_classes))
+    pairs = itertools.combinations(range(n_classes), 2)
+    for k, (i, j) in enumerate(pairs):
+        positive = scores[:, k] > threshold
+        votes[:, i] += ~positive
+        votes[:, j] += positive
+        confidences[:, i] -= scores[:, k]
+        confidences[:, j] += scores[:, k]
+    decision = votes + confidences / (3 * (np.abs(confidences) + 1))
+    return votes, decision
+
+
+def _pairwise_coupling(pair_proba, n_classes):
+    """Class probabilities from pairwise probabilities (Wu, Lin & Weng 2004).
+
+    Second method of the paper: minimise ``p^T Q p / 2`` subject to
+    ``sum(p) = 1`` with ``Q_ii = sum_{j != i} r_ji^2`` and
+    ``Q_ij = -r_ji r_ij``, where ``r_ij`` estimates P(y = i | y in {i, j}).
+    The minimiser solves the KKT system ``[[Q, 1], [1^T, 0]] [p; b] = [0; 1]``,
+    solved for all rows at once (in batches). Tiny negative solutions are
+    clipped to zero and the rows renormalised.
+
+    Parameters
+    ----------
+    pair_proba : ndarray of shape (n_samples, n_classes * (n_classes - 1) / 2)
+        Column k is P(y = j | y in {i, j}) for the k-th pair (i, j), i < j,
+        in ``itertools.combinations`` order.
+    n_classes : int
+        Number of classes.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_classes)
+    """
+    n_samples = pair_proba.shape[0]
+    r_upper = np.clip(pair_proba, _MIN_PAIR_PROBA, 1.0 - _MIN_PAIR_PROBA)
+    lower, upper = np.triu_indices(n_classes, k=1)
+    diagonal = np.arange(n_classes)
+    proba = np.empty((n_samples, n_classes))
+    batch_size = max(1, _COUPLING_BATCH_ELEMENTS // (n_classes + 1) ** 2)
+    for batch in gen_batches(n_samples, batch_size):
+        n_rows = batch.stop - batch.start
+        r = np.zeros((n_rows, n_classes, n_classes))
+        r[:, upper, lower] = r_upper[batch]  # r[:, j, i] = r_ji
+        r[:, lower, upper] = 1.0 - r_upper[batch]  # r[:, i, j] = r_ij
+        kkt = np.zeros((n_rows, n_classes + 1, n_classes + 1))
+        kkt[:, :n_classes, :n_classes] = -r * r.transpose(0, 2, 1)
+        kkt[:, diagonal, diagonal] = np.sum(r**2, axis=1)
+        kkt[:, :n_classes, n_classes] = 1.0
+        kkt[:, n_classes, :n_classes] = 1.0
+        rhs = np.zeros((n_rows, n_classes + 1, 1))
+        rhs[:, n_classes, 0] = 1.0
+        proba[batch] = np.linalg.solve(kkt, rhs)[:, :n_classes, 0]
+    np.clip(proba, 0.0, None, out=proba)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return proba
+
+
+def _estimators_have(attr):
+    """``available_if`` check: do the sub-estimators provide `attr`?
+
+    Looks at the first fitted sub-estimator that is not a constant predictor,
+    else at the base estimator (``estimator`` or the default), and raises its
+    ``AttributeError``.
+    """
+
+    def check(self):
+        getattr(self._reference_estimator(), attr)
+        return True
+
+    return check
+
+
+class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Shared machinery of the one-vs-all and one-vs-one reductions.
+
+    Subclasses define the binary sub-problems (``_subproblems``) and how the
+    sub-estimators' scores become predictions.
+    """
+
+    # `sample_weight` and `classes` are routed to the sub-estimators, not
+    # consumed: no `set_fit_request` / `set_partial_fit_request` for them.
+    __metadata_request__fit: ClassVar[dict] = {"sample_weight": UNUSED}
+    __metadata_request__partial_fit: ClassVar[dict] = {
+        "classes": UNUSED,
+        "sample_weight": UNUSED,
+    }
+
+    def _base_estimator(self):
+        """The (unfitted) base estimator: `estimator` or the default."""
+        return _default_estimator() if self.estimator is None else self.estimator
+
+    def _reference_estimator(self):
+        """A sub-estimator representative of all of them, for introspection."""
+        for estimator in getattr(self, "estimators_", ()):
+            if not isinstance(estimator, _ConstantPredictor):
+                return estimator
+        return self._base_estimator()
+
+    def _score_method(self):
+        """The sub-estimators' method that gives their confidence scores."""
+        reference = self._reference_estimator()
+        for method in ("decision_function", "predict_proba"):
+            if hasattr(reference, method):
+                return method
+        return "predict"
+
+    def _validation_params(self):
+        """Input validation options derived from the base estimator's tags."""
+        input_tags = get_tags(self._base_estimator()).input_tags
+        return {
+            "accept_sparse": ["csr", "csc"] if input_tags.sparse else False,
+            "ensure_all_finite": not input_tags.allow_nan,
+        }
+
+    def _new_estimators(self, n_estimators):
+        """Clones of the base estimator seeded from ``self.random_state``.
+
+        The seeds are drawn here, before any parallel section, so that the
+        model does not depend on ``n_jobs``.
+        """
+        base = self._base_estimator()
+        random_state = check_random_state(self.random_state)
+        return [
+            _set_random_states(clone(base), random_state) for _ in range(n_estimators)
+        ]
+
+    def _routed_params(self, method, X, sample_weight, params):
+        """Parameters of the sub-estimators' `method`, for all rows of X."""
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                sample_weight, X, ensure_non_negative=True
+            )
+        if _routing_enabled():
+            if sample_weight is not None:
+                params = {**params, "sample_weight": sample_weight}
+            routed = process_routing(self, method, **params)
+            return getattr(routed.estimator, method)
+        _raise_for_params(params, self, method)
+        if sample_weight is None:
+            return {}
+        base = self._base_estimator()
+        if "sample_weight" not in signature(getattr(base, method)).parameters:
+            raise ValueError(
+                f"The base estimator {type(base).__name__} does not support "
+                f"sample_weight in {method}; cannot fit "
+                f"{type(self).__name__} with sample_weight."
+            )
+        return {"sample_weight": sample_weight}
+
+    def _validate_for_predict(self, X):
+        """Check that the model is fitted and validate X against it."""
+        check_is_fitted(self, "estimators_")
+        return validate_data(self, X, reset=False, **self._validation_params())
+
+    def _estimator_inputs(self, X):
+        """The input of each sub-estimator: X, or its pairwise-kernel columns."""
+        indices = getattr(self, "pairwise_indices_", None)
+        if indices is None:
+            return [X] * len(self.estimators_)
+        return [X[:, idx] for idx in indices]
+
+    def _sub_scores(self, X):
+        """Positive-label scores of all sub-estimators and their threshold.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_estimators)
+        threshold : float
+            0 for decision functions, 0.5 for probabilities or 0/1 labels.
+        """
+        X = self._validate_for_predict(X)
+        method = self._score_method()
+        scores = np.empty((_num_samples(X), len(self.estimators_)))
+        for k, (estimator, X_k) in enumerate(
+            zip(self.estimators_, self._estimator_inputs(X), strict=True)
+        ):
+            scores[:, k] = _binary_scores(estimator, X_k, method)
+        return scores, _THRESHOLDS[method]
+
+    def _predict_binary(self, scores, threshold):
+        """Labels of the two-class case, from the single estimator's scores."""
+        return self.classes_[(scores[:, 0] > threshold).astype(np.intp)]
+
+    def _store_subproblem_indices(self, indices):
+        """Hook: keep the sub-problems' row indices (None after partial_fit)."""
+
+    @_fit_context(
+        # the base estimator is validated by its own fit
+        prefer_skip_nested_validation=False
+    )
+    def fit(self, X, y, sample_weight=None, **fit_params):
+        """Fit the binary sub-estimators.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data. Sparse input is accepted when the base estimator
+            accepts it.
+
+        y : array-like of shape (n_samples,)
+            Class labels, at least two distinct ones.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, passed to each sub-estimator's
+            ``fit`` restricted to its sub-problem's rows. With metadata
+            routing enabled, they are routed like ``**fit_params`` (the base
+            estimator must request them).
+
+        **fit_params : dict
+            Further parameters routed to the sub-estimators' ``fit``
+            (restricted to each sub-problem's rows when they have one entry
+            per sample). Only available with
+            ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, **self._validation_params())
+        check_classification_targets(y)
+        params = self._routed_params("fit", X, sample_weight, fit_params)
+        classes, y_encoded = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least two classes; "
+                f"got one class only: {classes[0]!r}."
+            )
+        subproblems = list(self._subproblems(y_encoded, classes))
+        estimators = self._new_estimators(len(subproblems))
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
+            for estimator, (indices, y_binary, names) in zip(
+                estimators, subproblems, strict=True
+            )
+        )
+        self.classes_ = classes
+        self._store_subproblem_indices([indices for indices, _, _ in subproblems])
+        return self
+
+    @available_if(_estimators_have("partial_fit"))
+    @_fit_context(
+        # the base estimator is validated by its own partial_fit
+        prefer_skip_nested_validation=False
+    )
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **partial_fit_params):
+        """Update the binary sub-estimators with one batch of samples.
+
+        Available when the base estimator has ``partial_fit``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data.
+
+        y : array-like of shape (n_samples,)
+            Class labels of the batch, all in `classes`.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the class labels. Required on the first call, optional later
+            (and then it must not change).
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights, passed to each sub-estimator's
+            ``partial_fit`` restricted to its sub-problem's rows.
+
+        **partial_fit_params : dict
+            Further parameters routed to the sub-estimators' ``partial_fit``.
+            Only available with
+            ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "estimators_")
+        if first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        X, y = validate_data(self, X, y, reset=first_call, **self._validation_params())
+        check_classification_targets(y)
+        params = self._routed_params(
+            "partial_fit", X, sample_weight, partial_fit_params
+        )
+        if first_call:
+            all_classes = unique_labels(classes)
+            if all_classes.size < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least two classes; got "
+                    f"classes={all_classes!r}."
+                )
+        else:
+            all_classes = self.classes_
+            if classes is not None and not np.array_equal(
+                unique_labels(classes), all_classes
+            ):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as the classes already "
+                    f"fitted, classes_={all_classes!r}."
+                )
+        known = set(all_classes)
+        unknown = [label for label in np.unique(y) if label not in known]
+        if unknown:
+            raise ValueError(
+                "y contains labels that are not among the classes given to the "
+                f"first call to partial_fit: {', '.join(map(_label_name, unknown))} "
+                f"not in {', '.join(map(_label_name, all_classes))}."
+            )
+        subproblems = list(
+            self._subproblems(np.searchsorted(all_classes, y), all_classes)
+        )
+        if first_call:
+            estimators = self._new_estimators(len(subproblems))
+        else:
+            # Constant predictors left by `fit` restart as fresh clones.
+            estimators = self.estimators_
+            if not all(hasattr(estimator, "partial_fit") for estimator in estimators):
+                estimators = [
+                    estimator if hasattr(estimator, "partial_fit") else fresh
+                    for estimator, fresh in zip(
+                        estimators, self._new_estimators(len(estimators)), strict=True
+                    )
+                ]
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+            delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
+            for estimator, (indices, y_binary, _) in zip(
+                estimators, subproblems, strict=True
+            )
+        )
+        self.classes_ = all_classes
+        self._store_subproblem_indices(None)
+        return self
+
+    @available_if(_estimators_have("predict_proba"))
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Available when the base estimator has ``predict_proba``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, columns ordered as `classes_`.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        base_tags = get_tags(self._base_estimator())
+        tags.input_tags.sparse = base_tags.input_tags.sparse
+        tags.input_tags.pairwise = base_tags.input_tags.pairwise
+        tags.input_tags.allow_nan = base_tags.input_tags.allow_nan
+        tags.non_deterministic = base_tags.non_deterministic
+        if base_tags.classifier_tags is not None:
+            tags.classifier_tags.poor_score = base_tags.classifier_tags.poor_score
+        return tags
+
+    def get_metadata_routing(self):
+        """Get the metadata routing of this object.
+
+        ``fit`` and ``partial_fit`` route their metadata (``sample_weight``
+        included) to the base estimator's methods of the same name. See the
+        scikit-learn User Guide on metadata routing.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            A :class:`~sklearn.utils.metadata_routing.MetadataRouter`
+            encapsulating the routing information.
+        """
+        return MetadataRouter(owner=self).add(
+            estimator=self._base_estimator(),
+            method_mapping=MethodMapping()
+            .add(caller="fit", callee="fit")
+            .add(caller="partial_fit", callee="partial_fit"),
+        )
+
+
+class OneVsAllClassifier(_BaseReduction):
+    """One-vs-all (one-vs-rest) multiclass classifier.
+
+    Trains one binary classifier per class, "class k against all the other
+    classes", on all the samples, and predicts the class whose classifier is
+    the most confident. With two classes, a single classifier is trained on
+    the original problem.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        The binary classifier to clone for each class; it must implement
+        ``fit``. Its confidence is read from ``decision_function`` when it
+        has one, else from ``predict_proba`` (else from ``predict``).
+        ``None`` means :class:`~sklearn_mcnn.SoftmaxClassifier()`.
+
+    voting : {'confidence', 'random'}, default='confidence'
+        How ``predict`` chooses the class. ``'confidence'``: the class whose
+        classifier gives the highest score. ``'random'``: uniformly at random
+        among the classes whose classifier says "positive" (decision value
+        above 0, or probability above 0.5), and the most confident class when
+        none does; the draws come from `random_state`. Irrelevant with two
+        classes.
+
+    n_jobs : int, default=None
+        Number of jobs fitting the binary classifiers in parallel, through
+        joblib (any joblib backend, e.g. dask's, spreads the fits). ``None``
+        means 1 unless in a :func:`joblib.parallel_backend` context, ``-1``
+        all processors. The model does not depend on `n_jobs`.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sub-estimators: every ``random_state`` parameter of each
+        clone (nested ones included) is set to an integer drawn from it, so a
+        fixed `random_state` fixes the whole model, whatever the base
+        estimator's own ``random_state``. Also the source of the draws of
+        ``voting='random'`` (an int gives the same predictions at every
+        call).
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted binary classifiers: ``n_classes`` of them, or one for two
+        classes. A class whose sub-problem has a single label (for instance
+        all its samples have zero weight) gets a constant predictor.
+
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    OneVsOneClassifier : One classifier per pair of classes.
+    sklearn.multiclass.OneVsRestClassifier : The reduction in scikit-learn.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_mcnn import OneVsAllClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = OneVsAllClassifier(LogisticRegression(max_iter=1000)).fit(X, y)
+    >>> len(clf.estimators_)
+    3
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> clf.predict_proba(X[[0]]).round(1)
+    array([[0.9, 0.1, 0. ]])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["fit"]), None],
+        "voting": [StrOptions({"confidence", "random"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, estimator=None, *, voting="confidence", n_jobs=None, random_state=None
+    ):
+        self.estimator = estimator
+        self.voting = voting
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _subproblems(self, y_encoded, classes):
+        """Yield ``(row indices or None, binary labels, side names)``."""
+        if classes.size == 2:
+            names = (_label_name(classes[0]), _label_name(classes[1]))
+            yield None, y_encoded.astype(np.intp), names
+            return
+        for k, label in enumerate(classes):
+            yield (
+                None,
+                (y_encoded == k).astype(np.intp),
+                ("the rest", _label_name(label)),
+            )
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The predicted classes (see `voting`).
+        """
+        scores, threshold = self._sub_scores(X)
+        if self.classes_.size == 2:
+            return self._predict_binary(scores, threshold)
+        best = scores.argmax(axis=1)
+        if self.voting == "random":
+            best = _random_pick(scores > threshold, best, self.random_state)
+        return self.classes_[best]
+
+    @available_if(_estimators_have("decision_function"))
+    def decision_function(self, X):
+        """Decision values of the per-class classifiers.
+
+        Available when the base estimator has ``decision_function``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Column k is the decision value of the classifier "class k against
+            the rest". With two classes, the decision value of the single
+            classifier (positive for `classes_[1]`), shape (n_samples,).
+        """
+        scores, _ = self._sub_scores(X)
+        return scores[:, 0] if self.classes_.size == 2 else scores
+
+    @available_if(_estimators_have("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities: the positive-class probabilities, normalised.
+
+        Available when the base estimator has ``predict_proba``. A row where
+        every classifier gives probability 0 gets uniform probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one, columns ordered as `classes_`. With two classes,
+            the single classifier's ``predict_proba``.
+        """
+        X = self._validate_for_predict(X)
+        if self.classes_.size == 2:
+            return self.estimators_[0].predict_proba(X)
+        proba = np.column_stack(
+            [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
+        )
+        row_sums = proba.sum(axis=1, keepdims=True)
+        empty = row_sums[:, 0] == 0
+        proba[empty] = 1.0
+        row_sums[empty] = self.classes_.size
+        proba /= row_sums
+        return proba
+
+
+class OneVsOneClassifier(_BaseReduction):
+    """One-vs-one multiclass classifier.
+
+    Trains one binary classifier per pair of classes (i, j), i < j, on the
+    samples of these two classes only, and predicts by majority vote. Its
+    ``decision_function`` is scikit-learn's: votes plus summed confidences
+    mapped into (-1/3, 1/3). With two classes, a single classifier is trained
+    on the original problem.
+
+    Parameters
+    ----------
+    estimator : estimator object, default=None
+        The binary classifier to clone for each pair; it must implement
+        ``fit``. Its confidence is read from ``decision_function`` when it
+        has one, else from ``predict_proba`` (else from ``predict``); its
+        vote is that score's side of the threshold (0, or 0.5 for
+        probabilities). ``None`` means
+        :class:`~sklearn_mcnn.SoftmaxClassifier()`.
+
+    tie_break : {'confidence', 'random'}, default='confidence'
+        How ``predict`` breaks ties between the classes with the most votes.
+        ``'confidence'``: the largest summed confidence, i.e. the argmax of
+        ``decision_function`` (scikit-learn's rule). ``'random'``: uniformly
+        at random among the tied classes, with draws from `random_state`.
+
+    n_jobs : int, default=None
+        Number of jobs fitting the pair classifiers in parallel, through
+        joblib (any joblib backend, e.g. dask's, spreads the fits). ``None``
+        means 1 unless in a :func:`joblib.parallel_backend` context, ``-1``
+        all processors. The model does not depend on `n_jobs`.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the sub-estimators: every ``random_state`` parameter of each
+        clone (nested ones included) is set to an integer drawn from it, so a
+        fixed `random_state` fixes the whole model, whatever the base
+        estimator's own ``random_state``. Also the source of the draws of
+        ``tie_break='random'`` (an int gives the same predictions at every
+        call).
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The ``n_classes * (n_classes - 1) / 2`` fitted pair classifiers, in
+        the order of ``itertools.combinations(range(n_classes), 2)``; the
+        classifier of (i, j) predicts 1 for class j. A pair whose training
+        samples (with positive weight) hold one class gets a constant
+        predictor.
+
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    pairwise_indices_ : list of ndarray or None
+        Row indices of each pair's training samples when the base estimator
+        takes a precomputed kernel (``pairwise`` tag), else ``None``.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    OneVsAllClassifier : One classifier per class.
+    sklearn.multiclass.OneVsOneClassifier : The reduction in scikit-learn.
+
+    References
+    ----------
+    .. [1] T.-F. Wu, C.-J. Lin and R. C. Weng, "Probability estimates for
+       multi-class classification by pairwise coupling", Journal of Machine
+       Learning Research 5, 975-1005, 2004.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_mcnn import OneVsOneClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = OneVsOneClassifier(LogisticRegression(max_iter=1000)).fit(X, y)
+    >>> len(clf.estimators_)
+    3
+    >>> clf.predict(X[[0, 50, 100]])
+    array([0, 1, 2])
+    >>> clf.predict_proba(X[[0]]).round(1)
+    array([[1., 0., 0.]])
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "estimator": [HasMethods(["fit"]), None],
+        "tie_break": [StrOptions({"confidence", "random"})],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self, estimator=None, *, tie_break="confidence", n_jobs=None, random_state=None
+    ):
+        self.estimator = estimator
+        self.tie_break = tie_break
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _subproblems(self, y_encoded, classes):
+        """Yield ``(row indices, binary labels, side names)`` for each pair."""
+        for i, j in itertools.combinations(range(classes.size), 2):
+            indices = np.flatnonzero((y_encoded == i) | (y_encoded == j))
+            y_binary = (y_encoded[indices] == j).astype(np.intp)
+            yield indices, y_binary, (_label_name(classes[i]), _label_name(classes[j]))
+
+    def _store_subproblem_indices(self, indices):
+        pairwise = get_tags(self._base_estimator()).input_tags.pairwise
+        self.pairwise_indices_ = indices if pairwise else None
+
+    def predict(self, X):
+        """Predict class labels by majority vote of the pair classifiers.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class with the most votes, ties broken as `tie_break` says.
+        """
+        scores, threshold = self._sub_scores(X)
+        if self.classes_.size == 2:
+            return self._predict_binary(scores, threshold)
+        votes, decision = _ovo_votes(scores, threshold, self.classes_.size)
+        best = decision.argmax(axis=1)
+        if self.tie_break == "random":
+            tied = votes == votes.max(axis=1, keepdims=True)
+            best = _random_pick(tied, best, self.random_state)
+        return self.classes_[best]
+
+    def decision_function(self, X):
+        """Compute votes plus transformed summed confidences, as scikit-learn.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            For each class, its number of votes plus its summed confidence
+            ``s`` mapped to ``s / (3 * (|s| + 1))``. With two classes, the
+            single classifier's score minus its threshold (positive for
+            `classes_[1]`), shape (n_samples,), which agrees with ``predict``.
+        """
+        scores, threshold = self._sub_scores(X)
+        if self.classes_.size == 2:
+            return scores[:, 0] - threshold
+        return _ovo_votes(scores, threshold, self.classes_.size)[1]
+
+    @available_if(_estimators_have("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities by pairwise coupling (Wu, Lin & Weng 2004).
+
+        Available when the base estimator has ``predict_proba``. The pair
+        X
+        see the class docstring.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one, columns ordered as `classes_`. With two classes,
+            the single classifier's ``predict_proba``.
+        """
+        X = self._validate_for_predict(X)
+        inputs = self._estimator_inputs(X)
+        if self.classes_.size == 2:
+            return self.estimators_[0].predict_proba(inputs[0])
+        pair_proba = np.column_stack(
+            [
+                estimator.predict_proba(X_k)[:, 1]
+                for estimator, X_k in zip(self.estimators_, inputs, strict=True)
+            ]
+        )
+        return _pairwise_coupling(pair_proba, self.classes_.size)
