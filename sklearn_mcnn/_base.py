@@ -15,7 +15,10 @@ share:
 - prediction (deterministic ``argmax`` and randomized ``predict_sample``).
 """
 
+import contextlib
+import functools
 import math
+import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -23,6 +26,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+import threadpoolctl
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -51,8 +55,37 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 #: Rows per chunk in inference and in the full-batch objective: large enough
-#: for efficient matrix products, small enough for the chunk to stay in cache.
-CHUNK_ROWS = 1024
+#: for efficient matrix products, small enough for a chunk's input to stay in
+#: cache between the forward and the backward pass.
+CHUNK_ROWS = 256
+
+#: Below this many multiply-adds per matrix product (batch × fan-in ×
+#: fan-out of the widest layer), training runs BLAS on one thread: waking
+#: BLAS worker threads for every small product costs more than it saves, and
+#: far more on a busy machine.
+THREADED_BLAS_MIN_WORK = 2**25
+
+
+def _n_threads():
+    """Threads for the kernels' own parallel loops (as scikit-learn's)."""
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # pragma: no cover
+        return os.cpu_count() or 1
+    return _openmp_effective_n_threads()
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller():
+    return threadpoolctl.ThreadpoolController()
+
+
+def _single_threaded_blas(active=True):
+    """Limit BLAS to one thread (where the kernels parallelise themselves or
+    the products are too small to share)."""
+    if not active:
+        return contextlib.nullcontext()
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _stochastic(est):
@@ -409,9 +442,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _fit_lbfgs(self, data, callbacks):
         """Full-batch L-BFGS on the Cython objective and gradient."""
         net = self._net
-        capacity = data.n_samples if net.batch_norm else min(data.n_samples,
-                                                              CHUNK_ROWS)
-        workspace = np.empty(net.set_capacity(capacity), dtype=data.dtype)
+        net.set_capacity(data.n_samples if net.batch_norm else CHUNK_ROWS)
+        n_threads = _n_threads()
         params = self._params
         grad = np.empty_like(params)
         running = self._running
@@ -422,7 +454,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         def objective(w):
             params[:] = w
             loss = _network.loss_grad(net, *inputs, data.y, data.sw, params,
-                                      grad, running, workspace, alpha)
+                                      grad, running, alpha, n_threads)
             return loss, grad.astype(np.float64)
 
         def on_iteration(intermediate_result):
@@ -436,9 +468,29 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             callbacks.begin()
 
         callbacks.begin()
-        result = scipy.optimize.minimize(
+        # The kernels spread row chunks over threads themselves.
+        with _single_threaded_blas():
+            result = self._minimize(objective, on_iteration)
+            callbacks.end()
+            if not np.all(np.isfinite(result.x)):
+                raise ValueError("L-BFGS diverged to non-finite weights.")
+            # The final full-batch pass also sets batch-norm running statistics.
+            self.loss_ = float(objective(result.x)[0])
+        self.n_iter_ = int(result.nit)
+        self.t_ = data.n_samples
+        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if result.status == 1 or (not result.success and self.n_iter_ >= self.max_iter):
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}): {result.message}. Increase max_iter "
+                "or scale the data.",
+                ConvergenceWarning,
+            )
+
+    def _minimize(self, objective, on_iteration):
+        return scipy.optimize.minimize(
             objective,
-            params.astype(np.float64),
+            self._params.astype(np.float64),
             method="L-BFGS-B",
             jac=True,
             callback=on_iteration,
@@ -450,21 +502,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 "ftol": 64 * np.finfo(float).eps,
             },
         )
-        callbacks.end()
-        if not np.all(np.isfinite(result.x)):
-            raise ValueError("L-BFGS diverged to non-finite weights.")
-        # The final full-batch pass also sets batch-norm running statistics.
-        self.loss_ = float(objective(result.x)[0])
-        self.n_iter_ = int(result.nit)
-        self.t_ = data.n_samples
-        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
-        if result.status == 1 or (not result.success and self.n_iter_ >= self.max_iter):
-            warnings.warn(
-                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                f"(status={result.status}): {result.message}. Increase max_iter "
-                "or scale the data.",
-                ConvergenceWarning,
-            )
 
     def _solver_constants(self, lr):
         return {
@@ -514,12 +551,27 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         shuffled = self.shuffle and batch_size < n
         gather = shuffled and not train.sparse
         workspace = np.empty(net.set_capacity(batch_size, gather), dtype=data.dtype)
-        grad = np.empty_like(self._params)
         if self._opt_state is None or self._opt_state[0] != self.solver:
             self._opt_state = (self.solver, np.zeros_like(self._params),
                                np.zeros_like(self._params))
             self._steps = 0
+        max_epochs = 1 if incremental else self.max_iter
+        widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
+        with _single_threaded_blas(batch_size * widest < THREADED_BLAS_MIN_WORK):
+            best_params = self._epochs(train, val, rng, incremental, callbacks,
+                                       shuffled, batch_size, workspace, max_epochs)
+        if best_params is not None:
+            self._params[:], self._running[:] = best_params
+
+    def _epochs(self, train, val, rng, incremental, callbacks, shuffled,
+                batch_size, workspace, max_epochs):
+        """The epoch loop of :meth:`_fit_stochastic`; returns the best
+        (parameters, running statistics) with early stopping, else None."""
+        net = self._net
+        early_stopping = val is not None
+        n = train.n_samples
         _, state_1, state_2 = self._opt_state
+        grad = np.empty_like(self._params)
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
         weight_mask = net.weight_mask()
@@ -530,7 +582,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         # last weights known to give a finite loss if this epoch's goes
         # non-finite.
         start_weights, earlier_weights = self._params.copy(), None
-        max_epochs = 1 if incremental else self.max_iter
         for _ in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
@@ -602,8 +653,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
-        if best_params is not None:
-            self._params[:], self._running[:] = best_params
+        return best_params
 
     def _validation_split(self, data, rng):
         """A stratified hold-out split of the training rows."""
@@ -653,8 +703,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         out = np.empty((n, self._net.sizes[-1]), dtype=self._params.dtype)
         X = X.astype(self._params.dtype, copy=False)
         net = self._net.inference_layout(n, CHUNK_ROWS)
-        _network.forward(net, *_as_kernel_input(X), self._params, self._running,
-                         out, probabilities)
+        n_threads = _n_threads() if n > CHUNK_ROWS else 1
+        with _single_threaded_blas(n_threads > 1):
+            _network.forward(net, *_as_kernel_input(X), self._params,
+                             self._running, out, probabilities, n_threads)
         return out
 
     def _validate_predict_data(self, X):

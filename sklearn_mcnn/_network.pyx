@@ -31,6 +31,7 @@ the weighted mean of the per-sample loss gradients; the L2 term
 import numpy as np
 
 from cython cimport floating
+from cython.parallel cimport prange, threadid
 from libc.math cimport exp, log, sqrt, tanh, isfinite, INFINITY
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
@@ -756,17 +757,48 @@ def train_epoch(Network net, const floating[:, ::1] X,
     return loss_sum, t, n_batches
 
 
+#: Fixed number of partial gradients of the full-batch objective.  Chunk c
+#: adds into slot c % N_SLOTS, slots run in parallel and are summed in order,
+#: so the result does not depend on the number of threads.
+cdef Py_ssize_t N_SLOTS = 4
+
+
+cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
+                         Py_ssize_t n, floating* params, floating* grad,
+                         floating* running, const floating* X,
+                         const floating* data, const int* indices,
+                         const int* indptr, bint sparse, const int* y,
+                         const double* sw, double total, floating* ws,
+                         double* loss, bint* finite) noexcept nogil:
+    """Objective and gradient of the chunks ``slot, slot + n_slots, ...``."""
+    cdef Rows rows
+    cdef uint64_t rng = 0
+    cdef Py_ssize_t start = slot * s.capacity
+    rows.index = NULL
+    while start < n:
+        rows.n = min(s.capacity, n - start)
+        rows.start = start
+        batch_weights(s, &rows, sw, total, ws)
+        forward_pass(s, params, running, &rows, X, data, indices, indptr,
+                     sparse, ws, True, &rng)
+        loss[0] += output_loss(s, &rows, y, sw, ws, True, finite)
+        backward_pass(s, params, grad, &rows, X, data, indices, indptr, sparse,
+                      ws, True)
+        start += n_slots * s.capacity
+
+
 def loss_grad(Network net, const floating[:, ::1] X,
               const floating[::1] data, const int[::1] indices,
               const int[::1] indptr, bint sparse, const int[::1] y,
               const double[::1] sw, floating[::1] params, floating[::1] grad,
-              floating[::1] running, floating[::1] workspace, double alpha):
+              floating[::1] running, double alpha, int n_threads=1):
     """Full-batch objective ``F`` and its gradient (into ``grad``).
 
     Rows are processed in chunks of the network's capacity, each chunk's
-    input read once for both passes.  With batch normalisation the capacity
-    must cover all rows (the batch statistics are those of the whole set),
-    and the running statistics are set to them.
+    input read once for both passes, chunks spread over ``n_threads``
+    threads (call it with single-threaded BLAS).  With batch normalisation
+    the capacity must cover all rows (the batch statistics are those of the
+    whole set), and the running statistics are set to them.
 
     Returns
     -------
@@ -774,100 +806,115 @@ def loss_grad(Network net, const floating[:, ::1] X,
         ``(1 / Σ s) Σ s_i ℓ_i + (alpha / 2) Σ ‖W_l‖²``.
     """
     cdef Spec s = net.spec()
-    cdef Py_ssize_t n = y.shape[0], start, l, i, seg
-    cdef Rows rows
-    cdef uint64_t rng = 0
+    cdef Py_ssize_t n = y.shape[0], P = net.n_params, l, i, slot
+    cdef Py_ssize_t n_chunks = max(1, (n + s.capacity - 1) // s.capacity)
+    cdef Py_ssize_t n_slots = min(N_SLOTS, n_chunks)
     cdef double total = 0, loss_sum = 0, penalty = 0, wi
-    cdef bint finite = True
-    cdef floating* P = &params[0]
-    cdef floating* G = &grad[0]
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] ws = np.empty((n_slots, net.workspace_size), dtype=dtype)
+    cdef floating[:, ::1] slot_grad = np.zeros((n_slots, P), dtype=dtype)
+    cdef double[::1] slot_loss = np.zeros(n_slots)
+    cdef unsigned char[::1] slot_finite = np.ones(n_slots, dtype=np.uint8)
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
-    cdef floating* W = &workspace[0]
     cdef const floating* Xp = ptr2(X)
     cdef const floating* Dp = ptr1(data)
     cdef const int* Ip = iptr(indices)
     cdef const int* Pp = iptr(indptr)
-    if s.batch_norm and net.capacity < n:
+    if s.batch_norm and n_chunks > 1:
         raise ValueError("batch norm needs the capacity to cover every row")
     s.bn_momentum = 1.0     # running statistics := full-batch statistics
     with nogil:
         for i in range(n):
             total += sw[i]
-        memset(G, 0, net.n_params * sizeof(floating))
-        start = 0
-        while start < n and total > 0:
-            rows.n = min(s.capacity, n - start)
-            rows.start = start
-            rows.index = NULL
-            start += rows.n
-            batch_weights(&s, &rows, &sw[0], total, W)
-            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
-            loss_sum += output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
-            backward_pass(&s, P, G, &rows, Xp, Dp, Ip, Pp, sparse, W, True)
+        if total > 0:
+            for slot in prange(n_slots, num_threads=n_threads, schedule="static"):
+                loss_grad_slot(&s, slot, n_slots, n, &params[0],
+                               &slot_grad[slot, 0], R, Xp, Dp, Ip, Pp, sparse,
+                               &y[0], &sw[0], total, &ws[slot, 0],
+                               &slot_loss[slot], <bint*> &slot_finite[slot])
+        for i in range(P):
+            grad[i] = 0
+        for slot in range(n_slots):
+            loss_sum += slot_loss[slot]
+            for i in range(P):
+                grad[i] += slot_grad[slot, i]
         for l in range(s.n_layers):
-            seg = s.b_off[l] - s.w_off[l]
-            for i in range(s.w_off[l], s.w_off[l] + seg):
-                wi = P[i]
+            for i in range(s.w_off[l], s.b_off[l]):
+                wi = params[i]
                 penalty += wi * wi
-                G[i] += <floating> (alpha * wi)
-    loss = (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
-    return loss
+                grad[i] += <floating> (alpha * wi)
+    return (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+
+
+cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
+                        floating* params, floating* running, const floating* X,
+                        const floating* data, const int* indices,
+                        const int* indptr, bint sparse, floating* ws,
+                        floating* out, bint probabilities) noexcept nogil:
+    """Inference outputs of rows ``start:start + capacity`` into ``out``."""
+    cdef Rows rows
+    cdef uint64_t rng = 0
+    cdef Py_ssize_t i, k, C = s.sizes[s.n_layers]
+    cdef floating* Z = ws + s.a_off[s.n_layers - 1]
+    cdef floating* o
+    cdef double mx, tot
+    rows.index = NULL
+    rows.start = start
+    rows.n = min(s.capacity, n - start)
+    forward_pass(s, params, running, &rows, X, data, indices, indptr, sparse,
+                 ws, False, &rng)
+    for i in range(rows.n):
+        o = out + (start + i) * C
+        if not probabilities:
+            memcpy(o, Z + i * C, C * sizeof(floating))
+            continue
+        mx = Z[i * C]
+        for k in range(1, C):
+            if Z[i * C + k] > mx:
+                mx = Z[i * C + k]
+        tot = 0
+        if mx == INFINITY:          # the limit: mass on the +inf scores
+            for k in range(C):
+                tot += Z[i * C + k] == INFINITY
+            for k in range(C):
+                o[k] = <floating> ((Z[i * C + k] == INFINITY) / tot)
+            continue
+        for k in range(C):
+            tot += exp(Z[i * C + k] - mx)
+        for k in range(C):
+            o[k] = <floating> (exp(Z[i * C + k] - mx) / tot)
 
 
 def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
             const int[::1] indices, const int[::1] indptr, bint sparse,
             const floating[::1] params, const floating[::1] running,
-            floating[:, ::1] out, bint probabilities):
+            floating[:, ::1] out, bint probabilities, int n_threads=1):
     """Inference: the network's outputs for every row, into ``out``.
 
     ``probabilities`` applies the softmax to the outputs (stable); otherwise
-    the raw scores (decision function) are written.  Works in chunks of the
-    network's capacity with its own scratch buffer, without the GIL, so
-    concurrent calls do not share memory.
+    the raw scores (decision function) are written.  Chunks of the network's
+    capacity are spread over ``n_threads`` threads (call it with
+    single-threaded BLAS when ``n_threads > 1``), each with its own scratch
+    buffer, without the GIL: concurrent calls share nothing writable.
     """
     cdef Spec s = net.spec()
-    cdef Py_ssize_t n = out.shape[0], C = out.shape[1], start, i, k
-    cdef Rows rows
-    cdef uint64_t rng = 0
-    cdef floating[::1] workspace = np.empty(
-        net.workspace_size, dtype=np.float32 if floating is float else np.float64)
-    cdef floating* W = &workspace[0]
+    cdef Py_ssize_t n = out.shape[0], c
+    cdef Py_ssize_t n_chunks = (n + s.capacity - 1) // s.capacity
+    cdef int tid
+    n_threads = max(1, min(n_threads, n_chunks))
+    cdef floating[:, ::1] ws = np.empty(
+        (n_threads, net.workspace_size),
+        dtype=np.float32 if floating is float else np.float64)
     cdef floating* P = <floating*> &params[0]
     cdef floating* R = <floating*> ptr1(running)
     cdef const floating* Xp = ptr2(X)
     cdef const floating* Dp = ptr1(data)
     cdef const int* Ip = iptr(indices)
     cdef const int* Pp = iptr(indptr)
-    cdef floating* Z
-    cdef floating* o
-    cdef double mx, tot
+    if n == 0:
+        return
     with nogil:
-        start = 0
-        while start < n:
-            rows.n = min(s.capacity, n - start)
-            rows.start = start
-            rows.index = NULL
-            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, False, &rng)
-            Z = W + s.a_off[s.n_layers - 1]
-            for i in range(rows.n):
-                o = &out[start + i, 0]
-                if probabilities:
-                    mx = Z[i * C]
-                    for k in range(1, C):
-                        if Z[i * C + k] > mx:
-                            mx = Z[i * C + k]
-                    if mx == INFINITY:      # the limit: mass on the +inf scores
-                        tot = 0
-                        for k in range(C):
-                            tot += Z[i * C + k] == INFINITY
-                        for k in range(C):
-                            o[k] = <floating> ((Z[i * C + k] == INFINITY) / tot)
-                        continue
-                    tot = 0
-                    for k in range(C):
-                        tot += exp(Z[i * C + k] - mx)
-                    for k in range(C):
-                        o[k] = <floating> (exp(Z[i * C + k] - mx) / tot)
-                else:
-                    memcpy(o, Z + i * C, C * sizeof(floating))
-            start += rows.n
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            tid = threadid()
+            forward_chunk(&s, c * s.capacity, n, P, R, Xp, Dp, Ip, Pp, sparse,
+                          &ws[tid, 0], &out[0, 0], probabilities)

@@ -66,13 +66,13 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     running = est._running.astype(X.dtype).copy()
     data = _Data(X, y_index, sw)
     net = _network.Network(est._net.sizes, **est._net_options)
-    workspace = np.empty(net.set_capacity(data.n_samples), dtype=X.dtype)
+    net.set_capacity(data.n_samples)
     grad = np.empty_like(params)
     scratch = np.empty_like(params)
 
     def objective(w, out):
         return _network.loss_grad(net, *data.inputs, data.y, data.sw, w, out,
-                                  running, workspace, float(est.alpha))
+                                  running, float(est.alpha))
 
     objective(params, grad)
     fd = np.empty(params.size, dtype=np.float64)
