@@ -373,6 +373,7 @@ def main(argv=None):
             have_torch = True
             torch.set_num_threads(blas_threads())
 
+    load_start = os.getloadavg()[0]
     n_test = min(10000, args.n_samples // 6)
     tic = time.perf_counter()
     X64, y, X64_test, y_test = make_data(args.n_samples, n_test)
@@ -476,7 +477,10 @@ def main(argv=None):
            f"({sys.modules['torch'].get_num_threads()} threads)"
            if have_torch else "") + ".",
         f"BLAS: {blas_description()}.",
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.  "
+        f"Load average (1 min) at start {load_start:.2f}, at end "
+        f"{os.getloadavg()[0]:.2f}: other processes on these cores make the "
+        "absolute seconds (and multi-threaded BLAS calls most) noisy.",
         "",
         "Command: `" + " ".join(["python benchmarks/bench_mlp.py",
                                  *(argv if argv is not None else sys.argv[1:])])

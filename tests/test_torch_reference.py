@@ -27,9 +27,9 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
+from sklearn_mcnn._network import Network, forward, loss_grad, train_epoch
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
-from sklearn_mcnn._network import Network, forward, loss_grad, train_epoch
 
 ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
 LOSSES = ["log_loss", "squared_error"]
@@ -182,12 +182,17 @@ def _torch_X(torch, X):
 
 
 def _ours(net, X, y, sw, params, alpha):
-    """Our objective, gradient and running statistics from ``loss_grad``."""
+    """Our objective, gradient and running statistics from ``loss_grad``
+    (by keyword: the engine's signature is still moving)."""
     grad = np.empty_like(params)
     running = np.zeros(net.n_running)
-    workspace = np.empty(net.set_capacity(N_SAMPLES))
-    value = loss_grad(net, *_kernel_inputs(X), y, sw, params.copy(), grad,
-                      running, workspace, alpha)
+    X, data, indices, indptr, sparse = _kernel_inputs(X)
+    kwargs = dict(net=net, X=X, data=data, indices=indices, indptr=indptr,
+                  sparse=sparse, y=y, sw=sw, params=params.copy(), grad=grad,
+                  running=running, alpha=alpha)
+    if "workspace" in inspect.signature(loss_grad).parameters:
+        kwargs["workspace"] = np.empty(net.set_capacity(N_SAMPLES))
+    value = loss_grad(**kwargs)
     return value, grad, running
 
 
