@@ -33,7 +33,6 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
@@ -41,6 +40,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _network
+from ._validation import check_class_labels
 from ._network import Network
 
 try:  # scikit-learn >= 1.9: the callback API
@@ -62,8 +62,9 @@ CHUNK_ROWS = 256
 #: Below this many multiply-adds per matrix product (batch × fan-in ×
 #: fan-out of the widest layer), training runs BLAS on one thread: waking
 #: BLAS worker threads for every small product costs more than it saves, and
-#: far more on a busy machine.
-THREADED_BLAS_MIN_WORK = 2**25
+#: far more on a busy machine.  Above it, ``fit`` times its first epoch on
+#: one thread and its second on BLAS's own threads, and keeps the faster.
+THREADED_BLAS_MIN_WORK = 2**21
 
 
 def _n_threads():
@@ -96,6 +97,38 @@ def _stochastic(est):
             f"solver={est.solver!r} is not stochastic."
         )
     return True
+
+
+class _BlasThreadChoice:
+    """Single-threaded or multi-threaded BLAS for the training epochs.
+
+    Small products always run on one thread.  Larger ones are timed: the
+    first epoch on one thread, the second on BLAS's own threads, and the
+    faster setting is kept for the remaining epochs (on a busy machine the
+    single thread usually wins by far, on an idle one the threads can).  The
+    results do not depend on the choice: BLAS splits the products' rows and
+    columns between threads, not their sums.
+    """
+
+    def __init__(self, work, probe):
+        self.probe = probe and work >= THREADED_BLAS_MIN_WORK
+        self.single = work < THREADED_BLAS_MIN_WORK or not probe
+        if not probe and work >= 8 * THREADED_BLAS_MIN_WORK:
+            self.single = False
+        self.seconds = {}
+
+    @contextlib.contextmanager
+    def for_epoch(self, epoch):
+        single = self.single
+        if self.probe and epoch < 2:
+            single = epoch == 0
+        tic = time.perf_counter()
+        with _single_threaded_blas(single):
+            yield
+        if self.probe and epoch < 2:
+            self.seconds[single] = time.perf_counter() - tic
+            if epoch == 1:
+                self.single = self.seconds[True] <= self.seconds[False]
 
 
 class _CallbackContext:
@@ -309,7 +342,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             order="C",
             reset=first_call,
         )
-        check_classification_targets(y)
+        check_class_labels(y)
         if incremental:
             if first_call:
                 if classes is None:
@@ -479,7 +512,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.n_iter_ = int(result.nit)
         self.t_ = data.n_samples
         self.best_loss_ = min(self.loss_curve_, default=self.loss_)
-        if result.status == 1 or (not result.success and self.n_iter_ >= self.max_iter):
+        if not result.success:
             warnings.warn(
                 f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
                 f"(status={result.status}): {result.message}. Increase max_iter "
@@ -556,10 +589,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                                np.zeros_like(self._params))
             self._steps = 0
         max_epochs = 1 if incremental else self.max_iter
-        widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        with _single_threaded_blas(batch_size * widest < THREADED_BLAS_MIN_WORK):
-            best_params = self._epochs(train, val, rng, incremental, callbacks,
-                                       shuffled, batch_size, workspace, max_epochs)
+        best_params = self._epochs(train, val, rng, incremental, callbacks,
+                                   shuffled, batch_size, workspace, max_epochs)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
@@ -578,26 +609,29 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         total_weight = train.sw.sum()
         n_batches = -(-n // batch_size)
         best_params = None
-        # The weights at the start of this epoch and of the one before: the
-        # last weights known to give a finite loss if this epoch's goes
+        # The training state at the start of this epoch and of the one before:
+        # the last state known to give a finite loss if this epoch's goes
         # non-finite.
-        start_weights, earlier_weights = self._params.copy(), None
-        for _ in range(max_epochs):
+        start_state, earlier_state = self._training_state(), None
+        widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
+        threads = _BlasThreadChoice(batch_size * widest, probe=not incremental)
+        for epoch in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            loss_sum, self._steps, finite_batches = _network.train_epoch(
-                net, *train.inputs, train.y, train.sw, order, shuffled,
-                batch_size, self._params, grad, state_1, state_2,
-                self._running, workspace, self._solver_constants(lr), alpha,
-                self._steps, int(rng.randint(np.iinfo(np.int32).max)),
-            )
+            with threads.for_epoch(epoch):
+                loss_sum, self._steps, finite_batches = _network.train_epoch(
+                    net, *train.inputs, train.y, train.sw, order, shuffled,
+                    batch_size, self._params, grad, state_1, state_2,
+                    self._running, workspace, self._solver_constants(lr), alpha,
+                    self._steps, int(rng.randint(np.iinfo(np.int32).max)),
+                )
             if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
-                if finite_batches == 0 and earlier_weights is not None:
-                    start_weights = earlier_weights
-                self._params[:] = start_weights
+                if finite_batches == 0 and earlier_state is not None:
+                    start_state = earlier_state
+                self._restore_training_state(start_state)
                 raise ValueError(
                     f"The training loss became non-finite in epoch "
                     f"{self.n_iter_ + 1} with learning rate {lr:g} "
@@ -605,7 +639,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                     "learning_rate_init, or scale the input features. The "
                     "estimator keeps its last finite weights."
                 )
-            earlier_weights, start_weights = start_weights, self._params.copy()
+            earlier_state, start_state = start_state, self._training_state()
             self.n_iter_ += 1
             self.t_ += n
             w = self._params[weight_mask].astype(np.float64)
@@ -655,6 +689,20 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 )
         return best_params
 
+    def _training_state(self):
+        """A copy of what an epoch changes: weights, running statistics,
+        optimiser state and step count."""
+        _, state_1, state_2 = self._opt_state
+        return (self._params.copy(), self._running.copy(), state_1.copy(),
+                state_2.copy(), self._steps)
+
+    def _restore_training_state(self, state):
+        params, running, state_1, state_2, self._steps = state
+        self._params[:] = params
+        self._running[:] = running
+        self._opt_state[1][:] = state_1
+        self._opt_state[2][:] = state_2
+
     def _validation_split(self, data, rng):
         """A stratified hold-out split of the training rows."""
         idx = np.arange(data.n_samples)
@@ -701,12 +749,26 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         computed in chunks of at most ``CHUNK_ROWS`` rows."""
         n = X.shape[0]
         out = np.empty((n, self._net.sizes[-1]), dtype=self._params.dtype)
-        X = X.astype(self._params.dtype, copy=False)
+        if X.dtype != self._params.dtype:
+            with np.errstate(over="ignore"):
+                X = X.astype(self._params.dtype)
+            if not np.isfinite(X.data if sp.issparse(X) else X).all():
+                raise ValueError(
+                    f"X has values beyond the range of {self._params.dtype}, "
+                    "the precision this model was fitted in. Scale the "
+                    "features, or fit the model on float64 data."
+                )
         net = self._net.inference_layout(n, CHUNK_ROWS)
         n_threads = _n_threads() if n > CHUNK_ROWS else 1
         with _single_threaded_blas(n_threads > 1):
             _network.forward(net, *_as_kernel_input(X), self._params,
                              self._running, out, probabilities, n_threads)
+        if np.isnan(out).any():
+            raise ValueError(
+                "The network's outputs are undefined (NaN) for some rows: their "
+                "feature values are so large that the hidden layers overflow. "
+                "Scale the features, e.g. with StandardScaler."
+            )
         return out
 
     def _validate_predict_data(self, X):
@@ -729,7 +791,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         )
 
     def decision_function(self, X):
-        """Scores of the classes (the network's outputs before the softmax).
+        """Compute the class scores: the network's outputs before the softmax.
 
         Parameters
         ----------

@@ -73,7 +73,8 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
     See Also
     --------
     SoftmaxClassifier : The model without hidden layers.
-    sklearn.neural_network.MLPClassifier : scikit-learn's multilayer perceptron.
+    sklearn.neural_network.MLPClassifier : The multilayer perceptron of
+        scikit-learn.
 
     Examples
     --------
@@ -82,8 +83,8 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
     >>> from sklearn_mcnn import MLPBackpropClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> clf = MLPBackpropClassifier(hidden_layer_sizes=(16,), max_iter=300,
-    ...                             random_state=0).fit(X, y)
+    >>> clf = MLPBackpropClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01,
+    ...                             max_iter=300, random_state=0).fit(X, y)
     >>> [w.shape for w in clf.coefs_]
     [(4, 16), (16, 3)]
     >>> clf.score(X, y) > 0.95

@@ -51,6 +51,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._validation import check_class_labels
+
 __all__ = ["OneVsAllClassifier", "OneVsOneClassifier"]
 
 # Pairwise probabilities are clipped to [_MIN_PAIR_PROBA, 1 - _MIN_PAIR_PROBA]
@@ -448,7 +450,7 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted estimator.
         """
         X, y = validate_data(self, X, y, **self._validation_params())
-        check_classification_targets(y)
+        check_class_labels(y)
         params = self._routed_params("fit", X, sample_weight, fit_params)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if classes.size < 2:
@@ -951,9 +953,12 @@ class OneVsOneClassifier(_BaseReduction):
     def predict_proba(self, X):
         """Class probabilities by pairwise coupling (Wu, Lin & Weng 2004).
 
-        Available when the base estimator has ``predict_proba``. The pair
-        X
-        see the class docstring.
+        Available when the base estimator has ``predict_proba``. Each pair's
+        classifier estimates ``r_ij = P(y = i | y in {i, j}, x)``; the class
+        probabilities ``p`` minimise
+        ``sum_i sum_{j != i} (r_ji p_i - r_ij p_j) ** 2`` subject to
+        ``sum(p) = 1`` (Wu, Lin & Weng 2004, their second method), one small
+        linear system per row.
 
         Parameters
         ----------

@@ -4,8 +4,11 @@ TRAINING_PARAMETERS = """\
 alpha : float, default=1e-4
         Strength of the L2 penalty ``(alpha / 2) Σ ‖W‖²`` on the weight
         matrices (never on intercepts or batch-norm scale and shift). It does
-        not depend on the number of samples or the batch size: the optimum is
-        that of ``LogisticRegression(C=1 / (alpha * Σ sample_weight))``.
+        not depend on the number of samples or the batch size: with three
+        or more classes the optimum is that of
+        ``LogisticRegression(C=1 / (alpha * Σ sample_weight))``; with two,
+        where the softmax's two weight rows are opposite at the optimum, that
+        of ``C=2 / (alpha * Σ sample_weight)``.
 
     solver : {{'lbfgs', 'sgd', 'adagrad', 'rmsprop', 'adam'}}, default={solver!r}
         ``'lbfgs'`` is full-batch L-BFGS (scipy); the others are mini-batch
@@ -95,7 +98,7 @@ classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features seen during fit, when X has string column names.
 
     n_iter_ : int

@@ -31,7 +31,7 @@ class SoftmaxClassifier(BaseNetworkClassifier):
     --------
     MLPBackpropClassifier : The same model with hidden layers.
     sklearn.linear_model.LogisticRegression : Has the same optimum at
-        ``C = 1 / (alpha * Σ sample_weight)``.
+        ``C = 1 / (alpha * Σ sample_weight)`` (three or more classes).
 
     Examples
     --------
@@ -42,7 +42,7 @@ class SoftmaxClassifier(BaseNetworkClassifier):
     >>> clf.predict(X[:3])
     array([0, 0, 0])
     >>> clf.predict_proba(X[:1]).round(3)
-    array([[0.973, 0.027, 0.   ]])
+    array([[0.975, 0.025, 0.   ]])
     >>> round(clf.score(X, y), 3)
     0.973
     """

@@ -1,4 +1,4 @@
-"""Utilities: checking the backpropagated gradient by finite differences."""
+"""Utilities: gradient checking by finite differences, and ONNX export."""
 
 import numpy as np
 from sklearn.base import clone
@@ -6,6 +6,9 @@ from sklearn.utils import check_random_state
 
 from . import _network
 from ._base import _Data
+from ._onnx import to_onnx
+
+__all__ = ["check_gradient", "to_onnx"]
 
 
 def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
@@ -49,7 +52,7 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     >>> from sklearn_mcnn.utils import check_gradient
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = MLPBackpropClassifier(hidden_layer_sizes=(5,), random_state=0)
-    >>> check_gradient(clf, X[:20], y[:20]) < 1e-6
+    >>> check_gradient(clf, X[::8], y[::8]) < 1e-6
     True
     """
     est = estimator if hasattr(estimator, "_params") else clone(estimator)

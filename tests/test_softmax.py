@@ -44,6 +44,19 @@ def test_lbfgs_matches_logistic_regression(well_conditioned, with_weights):
     assert_allclose(objective(ours, X, y, alpha, sw), ours.loss_, rtol=1e-10)
 
 
+def test_binary_lbfgs_matches_logistic_regression(well_conditioned):
+    """Two classes: the softmax's two weight rows are opposite at the optimum,
+    so its penalty is half LogisticRegression's: C = 2 / (alpha n)."""
+    X, y = well_conditioned
+    y = y % 2
+    alpha = 1e-2
+    ours = SoftmaxClassifier(alpha=alpha, tol=1e-10, max_iter=1000).fit(X, y)
+    ref = LogisticRegression(C=2 / (alpha * len(y)), tol=1e-10,
+                             max_iter=1000).fit(X, y)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-5)
+    assert_allclose(ours.coef_[1] - ours.coef_[0], ref.coef_[0], rtol=1e-4)
+
+
 def test_integer_weights_equal_repeated_rows(well_conditioned):
     X, y = well_conditioned
     sw = np.random.RandomState(1).randint(0, 3, len(y))
