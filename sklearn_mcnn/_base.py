@@ -62,9 +62,10 @@ CHUNK_ROWS = 256
 #: Below this many multiply-adds per matrix product (batch × fan-in ×
 #: fan-out of the widest layer), training runs BLAS on one thread: waking
 #: BLAS worker threads for every small product costs more than it saves, and
-#: far more on a busy machine.  Above it, ``fit`` times its first epoch on
-#: one thread and its second on BLAS's own threads, and keeps the faster.
-THREADED_BLAS_MIN_WORK = 2**21
+#: far more on a busy machine.  The rule depends on the sizes only, never on
+#: timings, so a fixed ``random_state`` stays bit-for-bit reproducible (BLAS
+#: results can change in the last bits with its thread count).
+THREADED_BLAS_MIN_WORK = 2**22
 
 
 def _n_threads():
@@ -97,38 +98,6 @@ def _stochastic(est):
             f"solver={est.solver!r} is not stochastic."
         )
     return True
-
-
-class _BlasThreadChoice:
-    """Single-threaded or multi-threaded BLAS for the training epochs.
-
-    Small products always run on one thread.  Larger ones are timed: the
-    first epoch on one thread, the second on BLAS's own threads, and the
-    faster setting is kept for the remaining epochs (on a busy machine the
-    single thread usually wins by far, on an idle one the threads can).  The
-    results do not depend on the choice: BLAS splits the products' rows and
-    columns between threads, not their sums.
-    """
-
-    def __init__(self, work, probe):
-        self.probe = probe and work >= THREADED_BLAS_MIN_WORK
-        self.single = work < THREADED_BLAS_MIN_WORK or not probe
-        if not probe and work >= 8 * THREADED_BLAS_MIN_WORK:
-            self.single = False
-        self.seconds = {}
-
-    @contextlib.contextmanager
-    def for_epoch(self, epoch):
-        single = self.single
-        if self.probe and epoch < 2:
-            single = epoch == 0
-        tic = time.perf_counter()
-        with _single_threaded_blas(single):
-            yield
-        if self.probe and epoch < 2:
-            self.seconds[single] = time.perf_counter() - tic
-            if epoch == 1:
-                self.single = self.seconds[True] <= self.seconds[False]
 
 
 class _CallbackContext:
@@ -614,14 +583,14 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         # non-finite.
         start_state, earlier_state = self._training_state(), None
         widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        threads = _BlasThreadChoice(batch_size * widest, probe=not incremental)
-        for epoch in range(max_epochs):
+        single_blas = batch_size * widest < THREADED_BLAS_MIN_WORK
+        for _ in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            with threads.for_epoch(epoch):
+            with _single_threaded_blas(single_blas):
                 loss_sum, self._steps, finite_batches = _network.train_epoch(
                     net, *train.inputs, train.y, train.sw, order, shuffled,
                     batch_size, self._params, grad, state_1, state_2,

@@ -1,5 +1,7 @@
 """Utilities: gradient checking by finite differences, and ONNX export."""
 
+import copy
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
@@ -55,15 +57,18 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     >>> check_gradient(clf, X[::8], y[::8]) < 1e-6
     True
     """
-    est = estimator if hasattr(estimator, "_params") else clone(estimator)
-    X, y, y_index, sw = est._validate_training_data(
-        X, y, sample_weight, incremental=False, classes=None
-    ) if est is not estimator else _validated(est, X, y, sample_weight)
-    if est is not estimator:
+    fitted = hasattr(estimator, "_params")
+    # A copy: validation sets attributes, and the estimator stays as it is.
+    est = copy.copy(estimator) if fitted else clone(estimator)
+    # On a fitted estimator, validate as partial_fit would (same features,
+    # known labels); class weights apply either way.
+    X, _, y_index, sw = est._validate_training_data(
+        X, y, sample_weight, incremental=fitted, classes=None)
+    if not fitted:                        # check at a random start
         rng = check_random_state(est.random_state)
         sizes = (X.shape[1], *est._hidden_layer_sizes(), est.classes_.size)
         est._initialize(sizes, X.dtype, rng)
-        if est._net.n_layers == 1:
+        if est._net.n_layers == 1:        # zeros: not a telling point
             est._params[:] = rng.normal(scale=0.1, size=est._params.size)
     params = est._params.astype(X.dtype).copy()
     running = est._running.astype(X.dtype).copy()
@@ -89,16 +94,3 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     grad = grad.astype(np.float64)
     scale = max(np.abs(grad).max(), np.abs(fd).max(), np.finfo(float).tiny)
     return float(np.abs(grad - fd).max() / scale)
-
-
-def _validated(estimator, X, y, sample_weight):
-    """Validate data against a fitted estimator without refitting it."""
-    X = estimator._validate_predict_data(X)
-    y = np.asarray(y)
-    unknown = np.setdiff1d(np.unique(y), estimator.classes_)
-    if unknown.size:
-        raise ValueError(f"y contains labels {unknown.tolist()} unseen in fit.")
-    y_index = np.searchsorted(estimator.classes_, y)
-    sw = np.ones(X.shape[0]) if sample_weight is None else np.asarray(
-        sample_weight, dtype=np.float64)
-    return X, y, y_index, sw
