@@ -35,28 +35,24 @@ written to ``benchmarks/results/bench_mlp.md``, the plot to
 """
 
 import argparse
-import gc
 import os
 import platform
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info
 
 import sklearn_mcnn
 from sklearn_mcnn import MLPBackpropClassifier
 
+from _common import PeakMemory, blas_description, blas_threads, make_data
+
 RESULTS = Path(__file__).resolve().parent / "results"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 HIDDEN = (256, 128)
 LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3}
 # issue 5's targets per batch size: (ours / bound at most, MLPClassifier /
@@ -67,74 +63,12 @@ TARGETS = {32: (1.5, 3.0, 2.0), 128: (1.3, 2.0, 1.3)}
 # --------------------------------------------------------------- measuring
 
 
-def rss():
-    """Resident set size of this process, in bytes."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE
-
-
-class PeakMemory:
-    """Peak RSS added during the ``with`` block, sampled by a thread."""
-
-    def __init__(self, interval=0.002):
-        self.interval = interval
-
-    def __enter__(self):
-        gc.collect()
-        self.baseline = self.peak = rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss())
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss())
-        self.mib = (self.peak - self.baseline) / 2**20
-
-
-def blas_threads():
-    """NumPy's BLAS thread count, as threadpoolctl reports it."""
-    import numpy.linalg  # noqa: F401  (loads NumPy's BLAS)
-
-    for info in threadpool_info():
-        if info["user_api"] == "blas" and "numpy" in info["filepath"]:
-            return info["num_threads"]
-    return max(i["num_threads"] for i in threadpool_info()
-               if i["user_api"] == "blas")
-
-
-def blas_description():
-    return "; ".join(
-        f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels, "
-        f"{i['num_threads']} threads, {Path(i['filepath']).name})"
-        for i in threadpool_info() if i["user_api"] == "blas"
-    )
-
-
 def summarise(times):
     later = times[1:] if len(times) > 1 else times
     return float(np.median(later)), float(np.median(later) / times[0])
 
 
 # -------------------------------------------------------------------- data
-
-
-def make_data(n_train, n_test, n_features=784, seed=0):
-    X, y = make_classification(
-        n_samples=n_train + n_test, n_features=n_features, n_informative=60,
-        n_redundant=100, n_classes=10, n_clusters_per_class=1, class_sep=1.5,
-        flip_y=0.01, random_state=seed,
-    )
-    scaler = StandardScaler().fit(X[:n_train])
-    return (np.ascontiguousarray(scaler.transform(X[:n_train])), y[:n_train],
-            np.ascontiguousarray(scaler.transform(X[n_train:])), y[n_train:])
 
 
 # ------------------------------------------------------------- contenders

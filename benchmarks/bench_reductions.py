@@ -28,73 +28,23 @@ which isolates the overhead of the meta-estimators themselves.
 # SPDX-License-Identifier: BSD-3-Clause
 
 import argparse
-import gc
 import json
 import os
 import platform
-import threading
 import time
-import tracemalloc
 import warnings
 
 import numpy as np
 import sklearn
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsOneClassifier as SkOneVsOneClassifier
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.preprocessing import StandardScaler
 
 from sklearn_mcnn import OneVsAllClassifier, OneVsOneClassifier
 
-_STATM = "/proc/self/statm"
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+from _common import PeakMemory, make_data
 
-
-def make_data(n_samples, n_test, n_features, n_classes, random_state=0):
-    """MNIST-shaped classification data, standardised on the training part."""
-    X, y = make_classification(
-        n_samples=n_samples + n_test,
-        n_features=n_features,
-        n_informative=min(50, n_features),
-        n_redundant=0,
-        n_classes=n_classes,
-        random_state=random_state,
-    )
-    scaler = StandardScaler().fit(X[:n_samples])
-    X = scaler.transform(X)
-    return X[:n_samples], y[:n_samples], X[n_samples:], y[n_samples:]
-
-
-def _rss_bytes():
-    with open(_STATM) as f:
-        return int(f.read().split()[1]) * _PAGE_SIZE
-
-
-class _PeakRSS:
-    """Context manager sampling the resident set size in a thread."""
-
-    def __enter__(self):
-        gc.collect()
-        self.baseline = self.peak = _rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, _rss_bytes())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, _rss_bytes())
-
-    @property
-    def increase_mb(self):
-        return (self.peak - self.baseline) / 2**20
 
 
 def _fit_counting_warnings(model, X, y):
@@ -106,28 +56,18 @@ def _fit_counting_warnings(model, X, y):
 
 def measure(make_model, X, y, X_test, y_test, repeat):
     """Best-of-`repeat` fit and predict times, accuracy and peak fit memory."""
-    fit_times, predict_times = [], []
-    use_rss = os.path.exists(_STATM)
+    fit_times, predict_times, peaks = [], [], []
     for _ in range(repeat):
         model = make_model()
-        if use_rss:
-            with _PeakRSS() as memory:
-                start = time.perf_counter()
-                n_warnings = _fit_counting_warnings(model, X, y)
-                fit_times.append(time.perf_counter() - start)
-            peak_mb = memory.increase_mb
-        else:
+        with PeakMemory() as memory:
             start = time.perf_counter()
             n_warnings = _fit_counting_warnings(model, X, y)
             fit_times.append(time.perf_counter() - start)
+        peaks.append(memory.mib)
         start = time.perf_counter()
         y_pred = model.predict(X_test)
         predict_times.append(time.perf_counter() - start)
-    if not use_rss:
-        tracemalloc.start()
-        _fit_counting_warnings(make_model(), X, y)
-        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
+    peak_mb = max(peaks)
     return {
         "fit_s": min(fit_times),
         "predict_s": min(predict_times),

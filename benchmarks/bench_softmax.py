@@ -44,70 +44,30 @@ Run ``python benchmarks/bench_softmax.py`` (full size, a few minutes) or
 """
 
 import argparse
-import gc
 import os
 import platform
 import sys
-import threading
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_info
 
 import sklearn_mcnn
 from sklearn_mcnn import SoftmaxClassifier
 
+from _common import PeakMemory, blas_description, make_data
+
 RESULTS = Path(__file__).resolve().parent / "results"
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 #: Learning rates of the stochastic solvers (standardised features, batch 200).
 LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3, "adagrad": 0.05, "rmsprop": 1e-3}
 
 
 # --------------------------------------------------------------- measuring
-
-
-def rss():
-    """Resident set size of this process, in bytes."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE
-
-
-class PeakMemory:
-    """Peak RSS added during the ``with`` block, sampled by a thread."""
-
-    def __init__(self, interval=0.002):
-        self.interval = interval
-
-    def __enter__(self):
-        gc.collect()
-        self.baseline = self.peak = rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def _sample(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss())
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss())
-        self.added = self.peak - self.baseline
-
-    @property
-    def mib(self):
-        return self.added / 2**20
 
 
 def objective(W, b, X, y, alpha):
@@ -124,18 +84,6 @@ def accuracy(W, b, X, y):
 
 
 # -------------------------------------------------------------------- data
-
-
-def make_data(n_train, n_test, n_features=784, seed=0):
-    X, y = make_classification(
-        n_samples=n_train + n_test, n_features=n_features, n_informative=60,
-        n_redundant=100, n_classes=10, n_clusters_per_class=1, class_sep=1.5,
-        flip_y=0.01, random_state=seed,
-    )
-    X_train, X_test = X[:n_train], X[n_train:]
-    scaler = StandardScaler().fit(X_train)
-    return (np.ascontiguousarray(scaler.transform(X_train)), y[:n_train],
-            np.ascontiguousarray(scaler.transform(X_test)), y[n_train:])
 
 
 # ------------------------------------------------------------------ models
@@ -227,14 +175,6 @@ def run_torch(X, y, X_test, y_test, alpha, epochs, target_acc, lr=1e-3,
 
 
 # -------------------------------------------------------------------- main
-
-
-def blas_description():
-    infos = [i for i in threadpool_info() if i["user_api"] == "blas"]
-    return "; ".join(
-        f"{i['internal_api']} {i['version']} ({i.get('architecture')}, "
-        f"{i['num_threads']} threads, {Path(i['filepath']).name})" for i in infos
-    )
 
 
 def main(argv=None):

@@ -1,0 +1,83 @@
+"""What the benchmark scripts share: the data, peak-memory sampling and a
+description of the BLAS libraries in use."""
+
+import gc
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from sklearn.datasets import make_classification
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def make_data(n_train, n_test, n_features=784, n_classes=10, seed=0):
+    """An MNIST-shaped problem (784 features, 10 classes by default),
+    standardised on its training part, C-ordered float64."""
+    X, y = make_classification(
+        n_samples=n_train + n_test, n_features=n_features,
+        n_informative=min(60, n_features), n_redundant=min(100, n_features // 4),
+        n_classes=n_classes, n_clusters_per_class=1, class_sep=1.5, flip_y=0.01,
+        random_state=seed,
+    )
+    scaler = StandardScaler().fit(X[:n_train])
+    return (np.ascontiguousarray(scaler.transform(X[:n_train])), y[:n_train],
+            np.ascontiguousarray(scaler.transform(X[n_train:])), y[n_train:])
+
+
+def rss():
+    """Resident set size of this process, in bytes."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+class PeakMemory:
+    """Peak resident memory added during the ``with`` block, sampled every
+    ``interval`` seconds by a thread: unlike ``tracemalloc``, it sees BLAS
+    and PyTorch buffers.  ``mib`` is the result."""
+
+    def __init__(self, interval=0.002):
+        self.interval = interval
+
+    def __enter__(self):
+        gc.collect()
+        self.baseline = self.peak = rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss())
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss())
+        self.mib = (self.peak - self.baseline) / 2**20
+
+
+def blas_threads():
+    """NumPy's BLAS thread count, as threadpoolctl reports it."""
+    import numpy.linalg  # noqa: F401  (loads NumPy's BLAS)
+
+    for info in threadpool_info():
+        if info["user_api"] == "blas" and "numpy" in info["filepath"]:
+            return info["num_threads"]
+    return max(i["num_threads"] for i in threadpool_info()
+               if i["user_api"] == "blas")
+
+
+def blas_description():
+    """The BLAS libraries loaded: version, kernels, threads, file."""
+    return "; ".join(
+        f"{i['internal_api']} {i['version']} ({i.get('architecture')} kernels, "
+        f"{i['num_threads']} threads, {Path(i['filepath']).name})"
+        for i in threadpool_info() if i["user_api"] == "blas"
+    )
