@@ -104,7 +104,7 @@ fig.tight_layout()
 # %%
 # The learning rate each schedule uses per epoch
 # ----------------------------------------------
-# The same formulas as ``_epoch_learning_rate`` in ``sklearn_mcnn/_base.py``
+# The same formulas as ``_epoch_learning_rate`` in ``sklearn_mcnn/_training.py``
 # (the adaptive schedule depends on the loss, so it is left out), here for
 # 1797 samples per epoch and 40 epochs.
 epochs = np.arange(40)

@@ -1,35 +1,25 @@
-"""The shared base of the trained estimators: API, validation and training driver.
+"""The shared base of the trained estimators: their API.
 
 ``SoftmaxClassifier`` and ``MLPBackpropClassifier`` are one model, a
 feed-forward network (the softmax model has no hidden layer), and differ
 only in their parameters and fitted attributes.  This module owns what they
-share:
+share of the estimator API:
 
-- input validation, class encoding, sample and class weights;
-- the training driver that runs *between* epochs: learning-rate schedules,
-  the validation split and score, the best-weight snapshot, the stopping
-  rule, the verbose line and scikit-learn's callbacks.  Every epoch itself
-  runs in Cython (:func:`sklearn_mcnn._network.train_epoch`);
-- full-batch L-BFGS through :func:`scipy.optimize.minimize` driving the
-  Cython objective and gradient (:func:`sklearn_mcnn._network.loss_grad`);
-- prediction (deterministic ``argmax`` and randomized ``predict_sample``).
+- the parameters' constraints, ``fit`` and ``partial_fit``;
+- input validation, class encoding, sample and class weights, warm start
+  and the initial weights;
+- prediction (deterministic ``argmax`` and randomized ``predict_sample``),
+  in bounded chunks of rows.
+
+The training drivers (between epochs, and L-BFGS) are in ``_training.py``,
+the numerics in ``_network.pyx``.
 """
 
-import contextlib
-import functools
-import math
-import os
-import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse as sp
-import threadpoolctl
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -40,8 +30,17 @@ from sklearn.utils.validation import (
 )
 
 from . import _network
-from ._validation import check_class_labels
 from ._network import Network
+from ._training import (
+    CHUNK_ROWS,
+    TrainingMixin,
+    _as_kernel_input,
+    _CallbackContext,
+    _Data,
+    _n_threads,
+    _single_threaded_blas,
+)
+from ._validation import check_class_labels
 
 try:  # scikit-learn >= 1.9: the callback API
     from sklearn.callback import CallbackSupportMixin, with_callbacks
@@ -54,42 +53,6 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return method
 
 
-#: Rows per chunk in inference and in the full-batch objective: large enough
-#: for efficient matrix products, small enough for a chunk's input to stay in
-#: cache between the forward and the backward pass.
-CHUNK_ROWS = 256
-
-#: Below this many multiply-adds per matrix product (batch × fan-in ×
-#: fan-out of the widest layer), training runs BLAS on one thread: waking
-#: BLAS worker threads for every small product costs more than it saves, and
-#: far more on a busy machine.  The rule depends on the sizes only, never on
-#: timings, so a fixed ``random_state`` stays bit-for-bit reproducible (BLAS
-#: results can change in the last bits with its thread count).
-THREADED_BLAS_MIN_WORK = 2**22
-
-
-def _n_threads():
-    """Threads for the kernels' own parallel loops (as scikit-learn's)."""
-    try:
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-    except ImportError:  # pragma: no cover
-        return os.cpu_count() or 1
-    return _openmp_effective_n_threads()
-
-
-@functools.lru_cache(maxsize=None)
-def _blas_controller():
-    return threadpoolctl.ThreadpoolController()
-
-
-def _single_threaded_blas(active=True):
-    """Limit BLAS to one thread (where the kernels parallelise themselves or
-    the products are too small to share)."""
-    if not active:
-        return contextlib.nullcontext()
-    return _blas_controller().limit(limits=1, user_api="blas")
-
-
 def _stochastic(est):
     """``partial_fit`` exists only for the stochastic solvers."""
     if est.solver == "lbfgs":
@@ -100,100 +63,9 @@ def _stochastic(est):
     return True
 
 
-class _CallbackContext:
-    """Forward the training progress to scikit-learn's callbacks (>= 1.9).
-
-    A no-op when the estimator has no callbacks or scikit-learn has no
-    callback API; otherwise a root task for the fit with one sub-task per
-    epoch (L-BFGS: per iteration).
-    """
-
-    def __init__(self, estimator, X, y, max_subtasks):
-        self.estimator = estimator
-        self.X, self.y = X, y
-        self.ctx = None
-        if hasattr(estimator, "_init_callback_context"):
-            self.ctx = estimator._init_callback_context(max_subtasks=max_subtasks)
-            self.ctx.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
-        self.sub = None
-
-    def _state(self):
-        est = self.estimator
-        return lambda: est._fitted_state()
-
-    def begin(self):
-        if self.ctx is not None:
-            self.sub = self.ctx.subcontext(task_name="epoch")
-            self.sub.call_on_fit_task_begin(
-                estimator=self.estimator,
-                X=self.X,
-                y=self.y,
-                reconstruction_attributes=self._state(),
-            )
-
-    def end(self):
-        """End the current sub-task; True when a callback asks to stop."""
-        if self.sub is None:
-            return False
-        stop = self.sub.call_on_fit_task_end(
-            estimator=self.estimator,
-            X=self.X,
-            y=self.y,
-            reconstruction_attributes=self._state(),
-        )
-        self.sub = None
-        return bool(stop)
-
-    def close(self):
-        if self.ctx is not None:
-            self.ctx.call_on_fit_task_end(
-                estimator=self.estimator,
-                X=self.X,
-                y=self.y,
-                reconstruction_attributes=self._state(),
-            )
-
-
-# Zero-length stand-ins for the arrays a kernel call does not use.
-_NO_INDEX = np.empty(0, dtype=np.int32)
-_NO_DATA = {np.dtype(np.float32): np.empty(0, dtype=np.float32),
-            np.dtype(np.float64): np.empty(0, dtype=np.float64)}
-_NO_DENSE = {dtype: np.empty((0, 0), dtype=dtype) for dtype in _NO_DATA}
-
-
-def _as_kernel_input(X):
-    """Dense C-ordered or CSR arrays for :func:`sklearn_mcnn._network.forward`."""
-    if sp.issparse(X):
-        X = X.tocsr()
-        return (
-            _NO_DENSE[X.dtype],
-            np.ascontiguousarray(X.data),
-            np.ascontiguousarray(X.indices, dtype=np.int32),
-            np.ascontiguousarray(X.indptr, dtype=np.int32),
-            True,
-        )
-    return np.ascontiguousarray(X), _NO_DATA[X.dtype], _NO_INDEX, _NO_INDEX, False
-
-
-class _Data:
-    """Validated training rows in the form the Cython kernels read."""
-
-    def __init__(self, X, y_index, sample_weight):
-        self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        self.sparse = sp.issparse(X)
-        if self.sparse:
-            X = X.tocsr()
-            if X.nnz >= np.iinfo(np.int32).max:
-                raise ValueError("CSR input with 2**31 or more stored values is "
-                                 "not supported.")
-        self.X = X
-        self.inputs = _as_kernel_input(X)
-        self.y = np.ascontiguousarray(y_index, dtype=np.int32)
-        self.sw = np.ascontiguousarray(sample_weight, dtype=np.float64)
-
-
-class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+class BaseNetworkClassifier(
+    TrainingMixin, CallbackSupportMixin, ClassifierMixin, BaseEstimator
+):
     """Base class of the estimators trained by the Cython network engine.
 
     Subclasses define ``__init__`` with their parameters, and the hooks
@@ -438,265 +310,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.best_validation_score_ = None
         self._no_improvement_count = 0
         self._learning_rate = float(self.learning_rate_init)
-
-    # -------------------------------------------------------- the two drivers
-
-    def _fit_lbfgs(self, data, callbacks):
-        """Full-batch L-BFGS on the Cython objective and gradient."""
-        net = self._net
-        net.set_capacity(data.n_samples if net.batch_norm else CHUNK_ROWS)
-        n_threads = _n_threads()
-        params = self._params
-        grad = np.empty_like(params)
-        running = self._running
-        inputs = data.inputs
-        alpha = float(self.alpha)
-        self.loss_curve_ = []
-
-        def objective(w):
-            params[:] = w
-            loss = _network.loss_grad(net, *inputs, data.y, data.sw, params,
-                                      grad, running, alpha, n_threads)
-            return loss, grad.astype(np.float64)
-
-        def on_iteration(intermediate_result):
-            self.loss_curve_.append(float(intermediate_result.fun))
-            if self.verbose:
-                print(f"Iteration {len(self.loss_curve_)}, "
-                      f"loss = {intermediate_result.fun:.8f}")
-            params[:] = intermediate_result.x
-            if callbacks.end():
-                raise StopIteration
-            callbacks.begin()
-
-        callbacks.begin()
-        # The kernels spread row chunks over threads themselves.
-        with _single_threaded_blas():
-            result = self._minimize(objective, on_iteration)
-            callbacks.end()
-            if not np.all(np.isfinite(result.x)):
-                raise ValueError("L-BFGS diverged to non-finite weights.")
-            # The final full-batch pass also sets batch-norm running statistics.
-            self.loss_ = float(objective(result.x)[0])
-        self.n_iter_ = int(result.nit)
-        self.t_ = data.n_samples
-        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
-        if not result.success:
-            warnings.warn(
-                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                f"(status={result.status}): {result.message}. Increase max_iter "
-                "or scale the data.",
-                ConvergenceWarning,
-            )
-
-    def _minimize(self, objective, on_iteration):
-        return scipy.optimize.minimize(
-            objective,
-            self._params.astype(np.float64),
-            method="L-BFGS-B",
-            jac=True,
-            callback=on_iteration,
-            options={
-                "maxiter": self.max_iter,
-                "maxfun": max(15000, 2 * self.max_iter),
-                "maxls": 50,
-                "gtol": self.tol,
-                "ftol": 64 * np.finfo(float).eps,
-            },
-        )
-
-    def _solver_constants(self, lr):
-        return {
-            "solver": _network.SOLVERS[self.solver],
-            "lr": lr,
-            "momentum": float(self.momentum),
-            "nesterov": bool(self.nesterovs_momentum),
-            "beta_1": float(self.beta_1),
-            "beta_2": float(self.beta_2),
-            "rho": float(self.rho),
-            "epsilon": float(self.epsilon),
-        }
-
-    def _epoch_learning_rate(self):
-        """The learning rate of the next epoch under the schedule."""
-        init = float(self.learning_rate_init)
-        if self.learning_rate == "invscaling":
-            return init / (self.t_ + 1) ** self.power_t
-        if self.learning_rate == "cosine":
-            progress = min(self.n_iter_, self.max_iter) / self.max_iter
-            return init * 0.5 * (1.0 + math.cos(math.pi * progress))
-        if self.learning_rate == "adaptive":
-            return self._learning_rate
-        return init
-
-    def _fit_stochastic(self, data, rng, incremental, callbacks):
-        """Mini-batch training: Python between epochs, Cython inside them."""
-        net = self._net
-        early_stopping = self.early_stopping and not incremental
-        train, val = data, None
-        if early_stopping:
-            train, val = self._validation_split(data, rng)
-            if self.validation_scores_ is None:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-            self.best_loss_ = None
-        elif not incremental:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            if self.best_loss_ is None:
-                self.best_loss_ = np.inf
-        n = train.n_samples
-        batch_size = min(200, n) if self.batch_size == "auto" else min(
-            self.batch_size, n)
-        # One batch covering the data is full-batch descent: no shuffle, so
-        # the result does not depend on the order of the rows.
-        shuffled = self.shuffle and batch_size < n
-        gather = shuffled and not train.sparse
-        workspace = np.empty(net.set_capacity(batch_size, gather), dtype=data.dtype)
-        if self._opt_state is None or self._opt_state[0] != self.solver:
-            self._opt_state = (self.solver, np.zeros_like(self._params),
-                               np.zeros_like(self._params))
-            self._steps = 0
-        max_epochs = 1 if incremental else self.max_iter
-        best_params = self._epochs(train, val, rng, incremental, callbacks,
-                                   shuffled, batch_size, workspace, max_epochs)
-        if best_params is not None:
-            self._params[:], self._running[:] = best_params
-
-    def _epochs(self, train, val, rng, incremental, callbacks, shuffled,
-                batch_size, workspace, max_epochs):
-        """The epoch loop of :meth:`_fit_stochastic`; returns the best
-        (parameters, running statistics) with early stopping, else None."""
-        net = self._net
-        early_stopping = val is not None
-        n = train.n_samples
-        _, state_1, state_2 = self._opt_state
-        grad = np.empty_like(self._params)
-        order = np.arange(n, dtype=np.intp)
-        alpha = float(self.alpha)
-        weight_mask = net.weight_mask()
-        total_weight = train.sw.sum()
-        n_batches = -(-n // batch_size)
-        best_params = None
-        # The training state at the start of this epoch and of the one before:
-        # the last state known to give a finite loss if this epoch's goes
-        # non-finite.
-        start_state, earlier_state = self._training_state(), None
-        widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        single_blas = batch_size * widest < THREADED_BLAS_MIN_WORK
-        for _ in range(max_epochs):
-            tic = time.perf_counter()
-            callbacks.begin()
-            if shuffled:
-                rng.shuffle(order)
-            lr = self._epoch_learning_rate()
-            with _single_threaded_blas(single_blas):
-                loss_sum, self._steps, finite_batches = _network.train_epoch(
-                    net, *train.inputs, train.y, train.sw, order, shuffled,
-                    batch_size, self._params, grad, state_1, state_2,
-                    self._running, workspace, self._solver_constants(lr), alpha,
-                    self._steps, int(rng.randint(np.iinfo(np.int32).max)),
-                )
-            if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
-                if finite_batches == 0 and earlier_state is not None:
-                    start_state = earlier_state
-                self._restore_training_state(start_state)
-                raise ValueError(
-                    f"The training loss became non-finite in epoch "
-                    f"{self.n_iter_ + 1} with learning rate {lr:g} "
-                    f"(learning_rate_init={self.learning_rate_init:g}). Lower "
-                    "learning_rate_init, or scale the input features. The "
-                    "estimator keeps its last finite weights."
-                )
-            earlier_state, start_state = start_state, self._training_state()
-            self.n_iter_ += 1
-            self.t_ += n
-            w = self._params[weight_mask].astype(np.float64)
-            self.loss_ = loss_sum / total_weight + 0.5 * alpha * float(w @ w)
-            self.loss_curve_.append(self.loss_)
-            if early_stopping:
-                score = self._score_on(val)
-                self.validation_scores_.append(score)
-                improved = score >= self.best_validation_score_ + self.tol
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_params = (self._params.copy(), self._running.copy())
-            else:
-                improved = self.loss_ <= self.best_loss_ - self.tol
-                self.best_loss_ = min(self.best_loss_, self.loss_)
-            self._no_improvement_count = 0 if improved else (
-                self._no_improvement_count + 1)
-            if self.verbose:
-                line = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
-                if early_stopping:
-                    line += f", validation score = {score:.6f}"
-                print(f"{line}, {time.perf_counter() - tic:.2f} s")
-            if callbacks.end():
-                break
-            if incremental:
-                break
-            if self._no_improvement_count > self.n_iter_no_change:
-                what = "Validation score" if early_stopping else "Training loss"
-                if self.learning_rate == "adaptive" and self._learning_rate > 1e-6:
-                    self._learning_rate /= 5.0
-                    self._no_improvement_count = 0
-                    if self.verbose:
-                        print(f"{what} did not improve more than tol={self.tol} "
-                              f"for {self.n_iter_no_change} consecutive epochs. "
-                              f"Setting learning rate to {self._learning_rate:g}")
-                    continue
-                if self.verbose:
-                    print(f"{what} did not improve more than tol={self.tol} for "
-                          f"{self.n_iter_no_change} consecutive epochs. Stopping.")
-                break
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
-                    "reached and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                )
-        return best_params
-
-    def _training_state(self):
-        """A copy of what an epoch changes: weights, running statistics,
-        optimiser state and step count."""
-        _, state_1, state_2 = self._opt_state
-        return (self._params.copy(), self._running.copy(), state_1.copy(),
-                state_2.copy(), self._steps)
-
-    def _restore_training_state(self, state):
-        params, running, state_1, state_2, self._steps = state
-        self._params[:] = params
-        self._running[:] = running
-        self._opt_state[1][:] = state_1
-        self._opt_state[2][:] = state_2
-
-    def _validation_split(self, data, rng):
-        """A stratified hold-out split of the training rows."""
-        idx = np.arange(data.n_samples)
-        counts = np.bincount(data.y)
-        stratify = data.y if counts[counts > 0].min() >= 2 else None
-        try:
-            train_idx, val_idx = train_test_split(
-                idx, test_size=self.validation_fraction, random_state=rng,
-                stratify=stratify,
-            )
-        except ValueError:
-            train_idx, val_idx = train_test_split(
-                idx, test_size=self.validation_fraction, random_state=rng
-            )
-        train_idx.sort()
-        val_idx.sort()
-        return (_Data(data.X[train_idx], data.y[train_idx], data.sw[train_idx]),
-                _Data(data.X[val_idx], data.y[val_idx], data.sw[val_idx]))
-
-    def _score_on(self, data):
-        """Weighted accuracy on held-out rows."""
-        scores = self._forward(data.X, probabilities=False)
-        correct = np.argmax(scores, axis=1) == data.y
-        return float(np.average(correct, weights=data.sw)) if data.sw.sum() > 0 \
-            else float(np.mean(correct))
 
     # ------------------------------------------------------------ prediction
 

@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from . import _network
-from ._base import _Data
+from ._training import _Data
 from ._onnx import to_onnx
 
 __all__ = ["check_gradient", "to_onnx"]
