@@ -454,6 +454,7 @@ def test_100k_sparse_features_peak_rss_in_a_fresh_process():
         [sys.executable, "-c", code, PACKAGE_ROOT,
          textwrap.dedent(inspect.getsource(_sparse_problem))],
         capture_output=True, text=True, timeout=120, check=False,
+        cwd=PACKAGE_ROOT,  # not a source checkout's root: the installed package
     )
     assert result.returncode == 0, result.stderr
     growth = int(result.stdout.split()[-1])
@@ -677,9 +678,11 @@ def test_pickle_loads_and_predicts_in_a_fresh_process(tmp_path, separable):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+    # cwd: not a source checkout's root, whose unbuilt sklearn_mcnn/ would
+    # shadow the installed package (``python -c`` puts the cwd first).
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path)],
                             env=env, capture_output=True, text=True, timeout=120,
-                            check=False)
+                            check=False, cwd=PACKAGE_ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == sklearn_mcnn.__version__
     for key, (pred, proba) in expected.items():
