@@ -1,6 +1,6 @@
 """Sphinx configuration of the sklearn-mcnn documentation.
 
-Build with ``python -m sphinx -W -b html doc doc/_build/html`` from the
+Build with ``sphinx-build -W -b html doc doc/_build/html`` from the
 repository root (the package must be importable: installed, or built in
 place and on ``PYTHONPATH``).  The gallery scripts in ``../examples`` are
 executed by sphinx-gallery.  No extension fetches anything from the network.

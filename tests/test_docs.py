@@ -154,10 +154,12 @@ def test_docs_build(tmp_path):
     shutil.copytree(DOC_DIR.parent / "benchmarks" / "results",
                     source / "benchmarks" / "results")
     out = tmp_path / "html"
+    # cwd: not a source checkout's root, whose unbuilt sklearn_mcnn/ would
+    # shadow the installed package (``python -m`` puts the cwd first).
     completed = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html",
          str(source / "doc"), str(out)],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stdout[-5000:] + completed.stderr
     assert (out / "index.html").exists()
@@ -165,7 +167,7 @@ def test_docs_build(tmp_path):
     doctest_run = subprocess.run(
         [sys.executable, "-m", "sphinx", "-b", "doctest", "-D", "plot_gallery=0",
          str(source / "doc"), str(tmp_path / "doctest")],
-        capture_output=True, text=True, check=False,
+        capture_output=True, text=True, check=False, cwd=tmp_path,
     )
     assert doctest_run.returncode == 0, doctest_run.stdout[-5000:]
     scripts = sorted(EXAMPLES_DIR.glob("plot_*.py"))
