@@ -140,11 +140,13 @@ def _escape(text):
 def markdown_results_to_rst(path):
     """reStructuredText for one ``benchmarks/results/*.md`` file.
 
-    Pipe tables become ``list-table`` directives, other lines paragraphs or
-    bullet items, so the tables in the docs are the files' tables.
+    Pipe tables become ``list-table`` directives, fenced code blocks literal
+    blocks, other lines paragraphs or bullet items, so the tables in the docs
+    are the files' tables.
     """
     lines = Path(path).read_text(encoding="utf-8").splitlines()
     rst, table = [], []
+    in_code = False
 
     def flush_table():
         if not table:
@@ -162,6 +164,14 @@ def markdown_results_to_rst(path):
         table.clear()
 
     for line in lines:
+        if line.strip().startswith("```"):
+            flush_table()
+            in_code = not in_code
+            rst.extend(["", ".. code-block:: text", ""] if in_code else [""])
+            continue
+        if in_code:
+            rst.append("   " + line)
+            continue
         if line.strip().startswith("|"):
             table.append(line)
             continue
