@@ -42,7 +42,7 @@ CHUNK_ROWS = 256
 #: far more on a busy machine.  The rule depends on the sizes only, never on
 #: timings, so a fixed ``random_state`` stays bit-for-bit reproducible (BLAS
 #: results can change in the last bits with its thread count).
-THREADED_BLAS_MIN_WORK = 2**22
+THREADED_BLAS_MIN_WORK = 2**23
 
 
 def _n_threads():
