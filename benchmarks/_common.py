@@ -3,11 +3,14 @@ description of the BLAS libraries in use."""
 
 import gc
 import os
+import platform
+import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import sklearn
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
@@ -81,3 +84,39 @@ def blas_description():
         f"{i['num_threads']} threads, {Path(i['filepath']).name})"
         for i in threadpool_info() if i["user_api"] == "blas"
     )
+
+
+def machine_footer(script, argv, load_start):
+    """The closing lines of a results table: machine, libraries, BLAS, load
+    and the command that reproduces it."""
+    import sklearn_mcnn
+
+    torch = sys.modules.get("torch")
+    return [
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
+        f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
+        + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+           if torch is not None else "") + ".",
+        f"BLAS: {blas_description()}.",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.  "
+        f"Load average (1 min) at start {load_start:.2f}, at end "
+        f"{os.getloadavg()[0]:.2f}: other processes on these cores make the "
+        "absolute seconds (and multi-threaded BLAS calls most) noisy.",
+        "",
+        "Command: `" + " ".join([f"python benchmarks/{script}",
+                                 *(argv if argv is not None else sys.argv[1:])])
+        + "`",
+    ]
+
+
+def write_report(lines, output):
+    """Print the report and write it to ``output``; returns the path."""
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return out

@@ -36,21 +36,17 @@ written to ``benchmarks/results/bench_mlp.md``, the plot to
 
 import argparse
 import os
-import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-import sklearn_mcnn
 from sklearn_mcnn import MLPBackpropClassifier
 
-from _common import PeakMemory, blas_description, blas_threads, make_data
+from _common import machine_footer, write_report, PeakMemory, blas_threads, make_data
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN = (256, 128)
@@ -403,29 +399,9 @@ def main(argv=None):
                 f"{1e6 * p['ours_one']:.0f} | {1e6 * p['torch_one']:.0f} |"
             )
     lines += [
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
-        f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
-        + (f", torch {sys.modules['torch'].__version__} "
-           f"({sys.modules['torch'].get_num_threads()} threads)"
-           if have_torch else "") + ".",
-        f"BLAS: {blas_description()}.",
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.  "
-        f"Load average (1 min) at start {load_start:.2f}, at end "
-        f"{os.getloadavg()[0]:.2f}: other processes on these cores make the "
-        "absolute seconds (and multi-threaded BLAS calls most) noisy.",
-        "",
-        "Command: `" + " ".join(["python benchmarks/bench_mlp.py",
-                                 *(argv if argv is not None else sys.argv[1:])])
-        + "`",
     ]
-    text = "\n".join(lines) + "\n"
-    print()
-    print(text)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    lines += machine_footer("bench_mlp.py", argv, load_start)
+    out = write_report(lines, args.output)
     png = out.with_suffix(".png")
     write_plot(results, args.batch_sizes, png)
     print(f"written to {out} and {png}")

@@ -45,21 +45,17 @@ Run ``python benchmarks/bench_softmax.py`` (full size, a few minutes) or
 
 import argparse
 import os
-import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-import sklearn_mcnn
 from sklearn_mcnn import SoftmaxClassifier
 
-from _common import PeakMemory, blas_description, make_data
+from _common import machine_footer, write_report, PeakMemory, make_data
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -277,28 +273,9 @@ def main(argv=None):
         f"({100 * target_acc:.2f} %) in ≤ 0.1× LR's time: "
         f"**{'met' if adam_met else 'not met'}** (time ratio "
         f"{'not reached' if adam_ratio is None else f'{adam_ratio:.3f}'})",
-        "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
-        f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
-        + (f", torch {sys.modules['torch'].__version__}"
-           if "torch" in sys.modules else "") + ".",
-        f"BLAS: {blas_description()}.",
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}.  "
-        f"Load average (1 min) at start {load_start:.2f}, at end "
-        f"{os.getloadavg()[0]:.2f}: other processes on these cores make the "
-        "absolute seconds (and multi-threaded BLAS calls most) noisy.",
-        "",
-        "Command: `" + " ".join(["python benchmarks/bench_softmax.py",
-                                 *(argv if argv is not None else sys.argv[1:])])
-        + "`",
     ]
-    text = "\n".join(lines) + "\n"
-    print()
-    print(text)
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    lines += machine_footer("bench_softmax.py", argv, load_start)
+    out = write_report(lines, args.output)
     print(f"written to {out}")
 
 

@@ -8,7 +8,6 @@ its end; every test is bounded by an alarm.
 """
 
 import os
-import signal
 import warnings
 
 import numpy as np
@@ -38,6 +37,7 @@ from sklearn_mcnn import (
 )
 
 pytestmark = [
+    pytest.mark.usefixtures("time_limit"),
     pytest.mark.extras,
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     # distributed's own chatter (ports, shutdown) is not ours to police.
@@ -49,26 +49,6 @@ N_WORKERS = 2
 TEST_TIMEOUT = 120  # seconds, per test
 CHUNK = 100  # rows per dask chunk in the out-of-core tests
 N_ROWS = 4 * CHUNK + 37  # several chunks, the last one partial
-
-
-@pytest.fixture(autouse=True)
-def _time_bound():
-    """Fail a test, instead of hanging CI, if it runs longer than
-    TEST_TIMEOUT seconds (POSIX only)."""
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _timeout(signum, frame):
-        raise TimeoutError(f"test exceeded {TEST_TIMEOUT} s")
-
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(TEST_TIMEOUT)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@
 import inspect
 import os
 import pickle
-import signal
 import subprocess
 import sys
 import textwrap
@@ -40,6 +39,7 @@ from sklearn_mcnn import (
 )
 
 pytestmark = [
+    pytest.mark.usefixtures("time_limit"),
     pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
     # A one-vs-* sub-problem with a single label becomes a constant predictor.
     pytest.mark.filterwarnings("ignore:Sub-problem .* constant predictor"),
@@ -47,24 +47,6 @@ pytestmark = [
 
 TEST_TIMEOUT = 180  # seconds, per test: a hang fails instead of blocking CI
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(sklearn_mcnn.__file__))
-
-
-@pytest.fixture(autouse=True)
-def _time_bound():
-    if not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def _timeout(signum, frame):
-        raise TimeoutError(f"test exceeded {TEST_TIMEOUT} s")
-
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(TEST_TIMEOUT)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def _quiet_fit(est, *args, **kwargs):
