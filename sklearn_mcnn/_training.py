@@ -396,18 +396,18 @@ class TrainingMixin:
         return best_params
 
     def _training_state(self):
-        """A copy of what an epoch changes: weights, running statistics,
-        optimiser state and step count."""
-        _, state_1, state_2 = self._opt_state
-        return (self._params.copy(), self._running.copy(), state_1.copy(),
-                state_2.copy(), self._steps)
+        """A copy of what an epoch changes: weights, running statistics, the
+        optimiser state the solver uses, and the step count."""
+        n_used = {"adam": 2, "sgd": int(self.momentum > 0)}.get(self.solver, 1)
+        states = [s.copy() for s in self._opt_state[1:1 + n_used]]
+        return self._params.copy(), self._running.copy(), states, self._steps
 
     def _restore_training_state(self, state):
-        params, running, state_1, state_2, self._steps = state
+        params, running, states, self._steps = state
         self._params[:] = params
         self._running[:] = running
-        self._opt_state[1][:] = state_1
-        self._opt_state[2][:] = state_2
+        for current, saved in zip(self._opt_state[1:], states):
+            current[:] = saved
 
     def _validation_split(self, data, rng):
         """A stratified hold-out split of the training rows."""
