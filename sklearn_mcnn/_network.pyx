@@ -491,6 +491,32 @@ cdef void forward_pass(const Spec* s, floating* params, floating* running,
             memcpy(ws + s.o_off[l], Z, n * m * sizeof(floating))
 
 
+cdef inline double softmax_row(const floating* z, floating* p,
+                               Py_ssize_t C) noexcept nogil:
+    """``p = softmax(z)``, stable (``p`` may be ``z``); returns log Σ exp z.
+
+    One ``exp`` per entry.  Scores of +inf get the whole mass (the limit).
+    """
+    cdef Py_ssize_t k
+    cdef double mx = z[0], tot = 0, e
+    for k in range(1, C):
+        if z[k] > mx:
+            mx = z[k]
+    if mx == INFINITY:
+        for k in range(C):
+            tot += z[k] == INFINITY
+        for k in range(C):
+            p[k] = <floating> ((z[k] == INFINITY) / tot)
+        return INFINITY
+    for k in range(C):
+        e = exp(z[k] - mx)
+        p[k] = <floating> e
+        tot += e
+    for k in range(C):
+        p[k] = <floating> (p[k] / tot)
+    return mx + log(tot)
+
+
 cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
                         const double* sw, floating* ws, bint want_delta,
                         bint* finite) noexcept nogil:
@@ -505,7 +531,7 @@ cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
     cdef floating* Z = ws + s.a_off[L - 1]
     cdef floating* D = ws + s.d0_off
     cdef const floating* w = ws + s.w_buf_off
-    cdef double total = 0, mx, tot, li, diff
+    cdef double total = 0, li, diff
     cdef floating* z
     cdef int yi
     for i in range(n):
@@ -513,16 +539,8 @@ cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
         yi = y[r]
         z = Z + i * C
         if s.loss == LOG_LOSS:
-            mx = z[0]
-            for k in range(1, C):
-                if z[k] > mx:
-                    mx = z[k]
-            tot = 0
-            for k in range(C):
-                tot += exp(z[k] - mx)
-            li = log(tot) + mx - z[yi]
-            for k in range(C):
-                z[k] = <floating> (exp(z[k] - mx) / tot)
+            li = -z[yi]                     # before z becomes probabilities
+            li += softmax_row(z, z, C)
             if want_delta:
                 for k in range(C):
                     D[i * C + k] = w[i] * z[k]
@@ -852,10 +870,9 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
     """Inference outputs of rows ``start:start + capacity`` into ``out``."""
     cdef Rows rows
     cdef uint64_t rng = 0
-    cdef Py_ssize_t i, k, C = s.sizes[s.n_layers]
+    cdef Py_ssize_t i, C = s.sizes[s.n_layers]
     cdef floating* Z = ws + s.a_off[s.n_layers - 1]
     cdef floating* o
-    cdef double mx, tot
     rows.index = NULL
     rows.start = start
     rows.n = min(s.capacity, n - start)
@@ -863,24 +880,10 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
                  ws, False, &rng)
     for i in range(rows.n):
         o = out + (start + i) * C
-        if not probabilities:
+        if probabilities:
+            softmax_row(Z + i * C, o, C)
+        else:
             memcpy(o, Z + i * C, C * sizeof(floating))
-            continue
-        mx = Z[i * C]
-        for k in range(1, C):
-            if Z[i * C + k] > mx:
-                mx = Z[i * C + k]
-        tot = 0
-        if mx == INFINITY:          # the limit: mass on the +inf scores
-            for k in range(C):
-                tot += Z[i * C + k] == INFINITY
-            for k in range(C):
-                o[k] = <floating> ((Z[i * C + k] == INFINITY) / tot)
-            continue
-        for k in range(C):
-            tot += exp(Z[i * C + k] - mx)
-        for k in range(C):
-            o[k] = <floating> (exp(Z[i * C + k] - mx) / tot)
 
 
 def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
