@@ -120,3 +120,17 @@ def write_report(lines, output):
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     return out
+
+
+def torch_epoch(model, opt, loss_fn, Xt, yt, batch_size):
+    """One shuffled mini-batch epoch of a PyTorch model; returns its seconds."""
+    import torch
+
+    tic = time.perf_counter()
+    perm = torch.randperm(Xt.shape[0])
+    for start in range(0, Xt.shape[0], batch_size):
+        idx = perm[start:start + batch_size]
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(Xt[idx]), yt[idx]).backward()
+        opt.step()
+    return time.perf_counter() - tic

@@ -46,7 +46,7 @@ from sklearn.neural_network import MLPClassifier
 
 from sklearn_mcnn import MLPBackpropClassifier
 
-from _common import machine_footer, write_report, PeakMemory, blas_threads, make_data
+from _common import torch_epoch, machine_footer, write_report, PeakMemory, blas_threads, make_data
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN = (256, 128)
@@ -137,20 +137,10 @@ def run_torch(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
     loss_fn = torch.nn.CrossEntropyLoss()
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(y.astype(np.int64))
-    n = X.shape[0]
-    times = []
     model.train()
     with PeakMemory() as mem:
-        for _ in range(epochs):
-            tic = time.perf_counter()
-            perm = torch.randperm(n)
-            for start in range(0, n, batch_size):
-                idx = perm[start:start + batch_size]
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                loss.backward()
-                opt.step()
-            times.append(time.perf_counter() - tic)
+        times = [torch_epoch(model, opt, loss_fn, Xt, yt, batch_size)
+                 for _ in range(epochs)]
     model.eval()
     with torch.no_grad():
         pred = model(torch.from_numpy(X_test)).argmax(1).numpy()

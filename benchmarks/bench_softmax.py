@@ -55,7 +55,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 from sklearn_mcnn import SoftmaxClassifier
 
-from _common import machine_footer, write_report, PeakMemory, make_data
+from _common import torch_epoch, machine_footer, write_report, PeakMemory, make_data
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -146,19 +146,10 @@ def run_torch(X, y, X_test, y_test, alpha, epochs, target_acc, lr=1e-3,
         {"params": [model.bias], "weight_decay": 0.0},
     ], lr=lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    n = X.shape[0]
     seconds, reached, peak = 0.0, None, 0.0
     for _ in range(epochs):
         with PeakMemory() as mem:
-            tic = time.perf_counter()
-            perm = torch.randperm(n)
-            for start in range(0, n, batch_size):
-                idx = perm[start:start + batch_size]
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(model(Xt[idx]), yt[idx])
-                loss.backward()
-                opt.step()
-            seconds += time.perf_counter() - tic
+            seconds += torch_epoch(model, opt, loss_fn, Xt, yt, batch_size)
         peak = max(peak, mem.mib)
         W = model.weight.detach().numpy()
         b = model.bias.detach().numpy()
