@@ -285,13 +285,6 @@ cdef class Network:
             out.append(None if r < 0 else (slice(r, r + n), slice(r + n, r + 2 * n)))
         return out
 
-    def weight_mask(self):
-        """Boolean mask of the parameters the L2 penalty applies to."""
-        mask = np.zeros(self.n_params, dtype=bool)
-        for w, _, _ in self.layer_slices():
-            mask[w] = True
-        return mask
-
     def __reduce__(self):
         return (Network, (self.sizes, self.activation_name, self.loss_name,
                           self.batch_norm, self.dropout, self.capacity))

@@ -311,7 +311,7 @@ class TrainingMixin:
         grad = np.empty_like(self._params)
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
-        weight_mask = net.weight_mask()
+        weight_slices = [w for w, _, _ in net.layer_slices()]
         total_weight = train.sw.sum()
         n_batches = -(-n // batch_size)
         best_params = None
@@ -348,8 +348,9 @@ class TrainingMixin:
             earlier_state, start_state = start_state, self._training_state()
             self.n_iter_ += 1
             self.t_ += n
-            w = self._params[weight_mask].astype(np.float64)
-            self.loss_ = loss_sum / total_weight + 0.5 * alpha * float(w @ w)
+            penalty = sum(float(np.dot(self._params[w], self._params[w]))
+                          for w in weight_slices)
+            self.loss_ = loss_sum / total_weight + 0.5 * alpha * penalty
             self.loss_curve_.append(self.loss_)
             if early_stopping:
                 score = self._score_on(val)
