@@ -41,10 +41,12 @@ def rss():
 class PeakMemory:
     """Peak resident memory added during the ``with`` block, sampled every
     ``interval`` seconds by a thread: unlike ``tracemalloc``, it sees BLAS
-    and PyTorch buffers.  ``mib`` is the result."""
+    and PyTorch buffers.  ``mib`` is the result; entered several times, it
+    is the largest over the blocks."""
 
     def __init__(self, interval=0.002):
         self.interval = interval
+        self.mib = 0.0
 
     def __enter__(self):
         gc.collect()
@@ -63,7 +65,7 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         self.peak = max(self.peak, rss())
-        self.mib = (self.peak - self.baseline) / 2**20
+        self.mib = max(self.mib, (self.peak - self.baseline) / 2**20)
 
 
 def blas_threads():

@@ -5,7 +5,8 @@ The data are generated (``make_classification``: 784 features, 10 classes,
 60,000 training and 10,000 test rows by default) and standardised.  For each
 dtype (float32, float64), solver (``sgd`` with Nesterov momentum 0.9, and
 ``adam``) and batch size (32, 128), each contender trains ``--epochs``
-epochs, timed one by one:
+epochs, timed one by one, the contenders taking turns epoch by epoch (so a
+burst of load from elsewhere on this shared machine slows them alike):
 
 - ours: ``MLPBackpropClassifier.partial_fit`` once per epoch (shuffled);
 - ``MLPClassifier``: its ``partial_fit`` once per epoch, the same
@@ -56,56 +57,53 @@ LEARNING_RATES = {"sgd": 0.01, "adam": 1e-3}
 TARGETS = {32: (1.5, 3.0, 2.0), 128: (1.3, 2.0, 1.3)}
 
 
-# --------------------------------------------------------------- measuring
-
-
-def summarise(times):
-    later = times[1:] if len(times) > 1 else times
-    return float(np.median(later)), float(np.median(later) / times[0])
-
-
-# -------------------------------------------------------------------- data
-
-
 # ------------------------------------------------------------- contenders
+#
+# Each contender trains one epoch per call of ``epoch()`` and returns its
+# seconds.  The configurations run their contenders' epochs in turns
+# (bound, ours, MLPClassifier, PyTorch, then the next round), so a burst of
+# load from other processes on this shared machine slows all of them
+# alike rather than one contender's whole run.
 
 
-def run_ours(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
-    est = MLPBackpropClassifier(
-        hidden_layer_sizes=HIDDEN, activation="relu", solver=solver,
-        alpha=alpha, batch_size=batch_size,
-        learning_rate_init=LEARNING_RATES[solver], momentum=0.9,
-        nesterovs_momentum=True, shuffle=True,
-        random_state=np.random.RandomState(0),
-    )
-    classes = np.unique(y)
-    times = []
-    with PeakMemory() as mem:
-        for _ in range(epochs):
-            tic = time.perf_counter()
-            est.partial_fit(X, y, classes=classes)
-            times.append(time.perf_counter() - tic)
-    return dict(times=times, acc=est.score(X_test, y_test), mem=mem.mib), est
+def _est_params(solver, batch_size):
+    return dict(hidden_layer_sizes=HIDDEN, activation="relu", solver=solver,
+                batch_size=batch_size,
+                learning_rate_init=LEARNING_RATES[solver], momentum=0.9,
+                nesterovs_momentum=True, shuffle=True,
+                random_state=np.random.RandomState(0))
 
 
-def run_sklearn(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
-    est = MLPClassifier(
-        hidden_layer_sizes=HIDDEN, activation="relu", solver=solver,
-        alpha=alpha * batch_size, batch_size=batch_size,
-        learning_rate_init=LEARNING_RATES[solver], momentum=0.9,
-        nesterovs_momentum=True, shuffle=True,
-        random_state=np.random.RandomState(0),
-    )
-    classes = np.unique(y)
-    times = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        with PeakMemory() as mem:
-            for _ in range(epochs):
-                tic = time.perf_counter()
-                est.partial_fit(X, y, classes=classes)
-                times.append(time.perf_counter() - tic)
-    return dict(times=times, acc=est.score(X_test, y_test), mem=mem.mib)
+class Ours:
+    """``MLPBackpropClassifier.partial_fit``, one shuffled epoch a call."""
+
+    def __init__(self, X, y, solver, batch_size, alpha):
+        self.est = MLPBackpropClassifier(alpha=alpha,
+                                         **_est_params(solver, batch_size))
+        self.X, self.y, self.classes = X, y, np.unique(y)
+
+    def epoch(self):
+        tic = time.perf_counter()
+        self.est.partial_fit(self.X, self.y, classes=self.classes)
+        return time.perf_counter() - tic
+
+    def accuracy(self, X_test, y_test):
+        return self.est.score(X_test, y_test)
+
+
+class Sklearn(Ours):
+    """``MLPClassifier.partial_fit`` with the same penalty (its ``alpha``
+    is divided by the batch size, so it gets ``alpha · batch_size``)."""
+
+    def __init__(self, X, y, solver, batch_size, alpha):
+        self.est = MLPClassifier(alpha=alpha * batch_size,
+                                 **_est_params(solver, batch_size))
+        self.X, self.y, self.classes = X, y, np.unique(y)
+
+    def epoch(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return super().epoch()
 
 
 def torch_model(torch, n_features, dtype):
@@ -119,55 +117,71 @@ def torch_model(torch, n_features, dtype):
     return nn.Sequential(*layers).to(dtype)
 
 
-def run_torch(X, y, X_test, y_test, solver, batch_size, epochs, alpha):
-    import torch
+class Torch:
+    """The same network and optimiser in PyTorch (weight decay on the
+    weights only), a shuffled epoch of ``Xt[idx]`` batches a call."""
 
-    torch.manual_seed(0)
-    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
-    model = torch_model(torch, X.shape[1], dtype)
-    weights = [m.weight for m in model if isinstance(m, torch.nn.Linear)]
-    biases = [m.bias for m in model if isinstance(m, torch.nn.Linear)]
-    groups = [{"params": weights, "weight_decay": alpha},
-              {"params": biases, "weight_decay": 0.0}]
-    lr = LEARNING_RATES[solver]
-    if solver == "sgd":
-        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
-    else:
-        opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    Xt = torch.from_numpy(X)
-    yt = torch.from_numpy(y.astype(np.int64))
-    model.train()
-    with PeakMemory() as mem:
-        times = [torch_epoch(model, opt, loss_fn, Xt, yt, batch_size)
-                 for _ in range(epochs)]
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(X_test)).argmax(1).numpy()
-    return dict(times=times, acc=float(np.mean(pred == y_test)), mem=mem.mib), model
+    def __init__(self, X, y, solver, batch_size, alpha):
+        import torch
+
+        torch.manual_seed(0)
+        dtype = torch.float32 if X.dtype == np.float32 else torch.float64
+        self.model = model = torch_model(torch, X.shape[1], dtype)
+        linear = [m for m in model if isinstance(m, torch.nn.Linear)]
+        groups = [{"params": [m.weight for m in linear], "weight_decay": alpha},
+                  {"params": [m.bias for m in linear], "weight_decay": 0.0}]
+        lr = LEARNING_RATES[solver]
+        if solver == "sgd":
+            self.opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+        else:
+            self.opt = torch.optim.Adam(groups, lr=lr, betas=(0.9, 0.999), eps=1e-8)
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.Xt = torch.from_numpy(X)
+        self.yt = torch.from_numpy(y.astype(np.int64))
+        self.batch_size = batch_size
+
+    def epoch(self):
+        self.model.train()
+        return torch_epoch(self.model, self.opt, self.loss_fn, self.Xt,
+                           self.yt, self.batch_size)
+
+    def accuracy(self, X_test, y_test):
+        import torch
+
+        self.model.eval()
+        with torch.no_grad():
+            pred = self.model(torch.from_numpy(X_test)).argmax(1).numpy()
+        return float(np.mean(pred == y_test))
 
 
-def run_bound(X, batch_size, epochs):
-    """The epoch's matrix products alone, NumPy matmul into ``out=``."""
-    dt = X.dtype
-    sizes = (X.shape[1], *HIDDEN, 10)
-    rng = np.random.RandomState(0)
-    W = [rng.normal(scale=0.05, size=(a, b)).astype(dt)
-         for a, b in zip(sizes[:-1], sizes[1:])]
-    dW = [np.empty_like(w) for w in W]
-    n = X.shape[0]
-    # Activations and deltas of a full batch and of the last, shorter one,
-    # filled with normal numbers (no subnormals, no NaN) once.
-    buffers = {}
-    for m in {batch_size, n % batch_size or batch_size}:
-        buffers[m] = ([np.empty((m, s), dtype=dt) for s in sizes[1:]],
-                      [rng.normal(size=(m, s)).astype(dt) for s in sizes[1:]])
-    times = []
-    for _ in range(epochs):
+class Bound:
+    """The epoch's matrix products alone, NumPy matmul into ``out=``: per
+    batch the three forward products, the three weight gradients and the
+    two deltas."""
+
+    def __init__(self, X, y, solver, batch_size, alpha):
+        dt = X.dtype
+        self.X, self.batch_size = X, batch_size
+        sizes = (X.shape[1], *HIDDEN, 10)
+        rng = np.random.RandomState(0)
+        self.W = [rng.normal(scale=0.05, size=(a, b)).astype(dt)
+                  for a, b in zip(sizes[:-1], sizes[1:])]
+        self.dW = [np.empty_like(w) for w in self.W]
+        # Activations and deltas of a full batch and of the last, shorter
+        # one, filled with normal numbers (no subnormals, no NaN) once.
+        n = X.shape[0]
+        self.buffers = {}
+        for m in {batch_size, n % batch_size or batch_size}:
+            self.buffers[m] = ([np.empty((m, s), dtype=dt) for s in sizes[1:]],
+                               [rng.normal(size=(m, s)).astype(dt)
+                                for s in sizes[1:]])
+
+    def epoch(self):
+        X, W, dW, bs = self.X, self.W, self.dW, self.batch_size
         tic = time.perf_counter()
-        for start in range(0, n, batch_size):
-            xb = X[start:start + batch_size]
-            H, D = buffers[xb.shape[0]]
+        for start in range(0, X.shape[0], bs):
+            xb = X[start:start + bs]
+            H, D = self.buffers[xb.shape[0]]
             # forward: H_l = A_{l-1} W_l
             np.matmul(xb, W[0], out=H[0])
             np.matmul(H[0], W[1], out=H[1])
@@ -179,8 +193,31 @@ def run_bound(X, batch_size, epochs):
             # deltas: δ_{l-1} = δ_l W_lᵀ (none for the input layer)
             np.matmul(D[2], W[2].T, out=D[1])
             np.matmul(D[1], W[1].T, out=D[0])
-        times.append(time.perf_counter() - tic)
-    return dict(times=times)
+        return time.perf_counter() - tic
+
+
+def run_config(contenders, X, y, X_test, y_test, solver, batch_size, epochs,
+               alpha):
+    """Train every contender ``epochs`` epochs, in turns; per contender the
+    epoch times, test accuracy and peak memory, and the fitted objects."""
+    runners = {key: cls(X, y, solver, batch_size, alpha)
+               for key, cls in contenders.items()}
+    times = {key: [] for key in runners}
+    memory = {key: PeakMemory() for key in runners}
+    for _ in range(epochs):
+        for key, runner in runners.items():
+            with memory[key]:
+                times[key].append(runner.epoch())
+    results = {}
+    for key, runner in runners.items():
+        r = dict(times=times[key])
+        if key != "bound":
+            r.update(acc=runner.accuracy(X_test, y_test), mem=memory[key].mib)
+        later = times[key][1:]
+        r["epoch"] = float(np.median(later))
+        r["later_first"] = float(np.median(later) / times[key][0])
+        results[key] = r
+    return results, runners
 
 
 def time_predict(fn, X, repeat):
@@ -307,18 +344,14 @@ def main(argv=None):
         for solver in args.solvers:
             for bs in args.batch_sizes:
                 r = dict(dtype=dtype, solver=solver, batch_size=bs)
-                common = (X, y, X_test, y_test, solver, bs, args.epochs,
-                          args.alpha)
-                r["bound"] = run_bound(X, bs, args.epochs)
-                r["ours"], est = run_ours(*common)
+                contenders = {"bound": Bound, "ours": Ours}
                 if not args.no_sklearn:
-                    r["sklearn"] = run_sklearn(*common)
+                    contenders["sklearn"] = Sklearn
                 if have_torch:
-                    r["torch"], model = run_torch(*common)
-                for key in ("ours", "sklearn", "torch", "bound"):
-                    if key in r:
-                        r[key]["epoch"], r[key]["later_first"] = summarise(
-                            r[key]["times"])
+                    contenders["torch"] = Torch
+                out, runners = run_config(contenders, X, y, X_test, y_test,
+                                          solver, bs, args.epochs, args.alpha)
+                r.update(out)
                 print(dtype, solver, bs, {k: (round(r[k]["epoch"], 3),
                                                round(r[k].get("acc", 0), 4))
                                            for k in ("ours", "sklearn", "torch",
@@ -327,7 +360,9 @@ def main(argv=None):
                 results.append(r)
                 if have_torch and solver == args.solvers[-1] and \
                         bs == args.batch_sizes[-1]:
-                    predict[dtype] = predict_rows(est, model, X64_test, dtype)
+                    predict[dtype] = predict_rows(runners["ours"].est,
+                                                  runners["torch"].model,
+                                                  X64_test, dtype)
 
     lines = [
         f"MLP {X64.shape[1]}-{'-'.join(map(str, HIDDEN))}-10 relu, "

@@ -38,7 +38,7 @@ from libc.string cimport memcpy, memset
 
 from ._blas cimport gemm, axpy
 from ._optimizers cimport Hyper, update
-from ._random cimport uniform
+from ._random cimport mix64, splitmix64, uniform_at
 
 
 cdef extern from "_fpu.h":
@@ -337,44 +337,49 @@ cdef inline void activation_backward(int act, const floating* a, floating* d,
             d[i] *= a[i] * (1 - a[i])
 
 
-cdef void first_layer(const Spec* s, const floating* params, const Rows* rows,
-                      const floating* X, const floating* data,
-                      const int* indices, const int* indptr, bint sparse,
-                      floating* ws, floating* Z) noexcept nogil:
-    """``Z = X_batch W_0 + b_0`` for dense or CSR input."""
-    cdef Py_ssize_t i, k, r, n = rows.n, n_in = s.sizes[0], n_out = s.sizes[1]
-    cdef const floating* W = params + s.w_off[0]
-    cdef const floating* b = params + s.b_off[0]
-    cdef const floating* Xb
-    for i in range(n):
-        memcpy(Z + i * n_out, b, n_out * sizeof(floating))
-    if sparse:
-        for i in range(n):
-            r = row_id(rows, i)
-            for k in range(indptr[r], indptr[r + 1]):
-                axpy(<int> n_out, data[k], W + indices[k] * n_out, Z + i * n_out)
-    else:
-        Xb = dense_batch(s, rows, X, ws)
-        gemm(c'N', c'N', <int> n, <int> n_out, <int> n_in, <floating> 1.0,
-             Xb, <int> n_in, W, <int> n_out, <floating> 1.0, Z, <int> n_out)
+#: Largest block of units that a thread takes in a training step.  A layer
+#: of m units is cut into an even number of blocks of at most this many
+#: units (one block when m fits), of equal widths rounded up to 8, so two
+#: threads share the work evenly.  Blocks depend on the sizes only, never on
+#: the number of threads: a fixed ``random_state`` gives the same bits with
+#: any number of threads.
+cdef Py_ssize_t MAX_BLOCK = 64
 
 
-cdef const floating* dense_batch(const Spec* s, const Rows* rows,
-                                 const floating* X, floating* ws) noexcept nogil:
-    """The batch's rows as one contiguous block (gathered when shuffled)."""
+cdef inline Py_ssize_t block_width(Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t nb = (m + MAX_BLOCK - 1) // MAX_BLOCK
+    if nb > 1:
+        nb += nb % 2
+    return ((m + nb - 1) // nb + 7) // 8 * 8
+
+
+cdef inline Py_ssize_t n_blocks(Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t w = block_width(m)
+    return (m + w - 1) // w
+
+
+cdef inline const floating* dense_batch(const Spec* s, const Rows* rows,
+                                        const floating* X, floating* ws,
+                                        bint gather) noexcept nogil:
+    """The batch's dense rows as one contiguous block: rows of ``X`` when
+    the batch is a contiguous range, else the scratch copy (which ``gather``
+    fills; the layer kernels then only look it up)."""
     cdef Py_ssize_t i, d = s.sizes[0]
     cdef floating* Xb = ws + s.x_off
     if rows.index == NULL:
         return X + rows.start * d
-    for i in range(rows.n):
-        memcpy(Xb + i * d, X + rows.index[i] * d, d * sizeof(floating))
+    if gather:
+        for i in range(rows.n):
+            memcpy(Xb + i * d, X + rows.index[i] * d, d * sizeof(floating))
     return Xb
 
 
-cdef void batch_norm_forward(const Spec* s, int l, floating* params,
+cdef void batch_norm_forward(const Spec* s, int l, const floating* params,
                              floating* running, floating* ws, Py_ssize_t n,
-                             bint training) noexcept nogil:
-    """Normalise layer l's pre-activations in place: ``γ ẑ + β``.
+                             bint training, Py_ssize_t c0,
+                             Py_ssize_t c1) noexcept nogil:
+    """Normalise units ``c0:c1`` of layer l's pre-activations in place:
+    ``γ ẑ + β``.
 
     Training uses the batch's weighted mean and (biased) variance and updates
     the running statistics; inference uses the running statistics only.
@@ -384,42 +389,45 @@ cdef void batch_norm_forward(const Spec* s, int l, floating* params,
     cdef floating* Zh = ws + s.z_off[l]
     cdef floating* mu = ws + s.s_off[l]
     cdef floating* inv = mu + m
-    cdef const floating* w = ws + s.w_buf_off
+    cdef const floating* bw = ws + s.w_buf_off
     cdef const floating* gamma = params + s.g_off[l]
     cdef const floating* beta = gamma + m
     cdef floating* rmean = running + s.r_off[l]
     cdef floating* rvar = rmean + m
     cdef double mom = s.bn_momentum, zc
     if training:
-        memset(mu, 0, 2 * m * sizeof(floating))
+        memset(mu + c0, 0, (c1 - c0) * sizeof(floating))
+        memset(inv + c0, 0, (c1 - c0) * sizeof(floating))
         for i in range(n):
-            for j in range(m):
-                mu[j] += w[i] * Z[i * m + j]
+            for j in range(c0, c1):
+                mu[j] += bw[i] * Z[i * m + j]
         for i in range(n):
-            for j in range(m):
+            for j in range(c0, c1):
                 zc = Z[i * m + j] - mu[j]
-                inv[j] += w[i] * zc * zc      # variance for now
-        for j in range(m):
+                inv[j] += bw[i] * zc * zc      # variance for now
+        for j in range(c0, c1):
             rmean[j] = <floating> ((1 - mom) * rmean[j] + mom * mu[j])
             rvar[j] = <floating> ((1 - mom) * rvar[j] + mom * inv[j])
             inv[j] = <floating> (1.0 / sqrt(inv[j] + s.bn_eps))
         for i in range(n):
-            for j in range(m):
+            for j in range(c0, c1):
                 Zh[i * m + j] = (Z[i * m + j] - mu[j]) * inv[j]
                 Z[i * m + j] = gamma[j] * Zh[i * m + j] + beta[j]
     else:
-        for j in range(m):
+        for j in range(c0, c1):
             mu[j] = rmean[j]
             inv[j] = <floating> (1.0 / sqrt(rvar[j] + s.bn_eps))
         for i in range(n):
-            for j in range(m):
+            for j in range(c0, c1):
                 Z[i * m + j] = gamma[j] * (Z[i * m + j] - mu[j]) * inv[j] + beta[j]
 
 
 cdef void batch_norm_backward(const Spec* s, int l, const floating* params,
                               floating* grad, floating* ws, floating* D,
-                              Py_ssize_t n) noexcept nogil:
-    """Given ``D = ∂L/∂y`` for ``y = γ ẑ + β``, write ``∂L/∂z`` into D.
+                              Py_ssize_t n, Py_ssize_t c0,
+                              Py_ssize_t c1) noexcept nogil:
+    """For units ``c0:c1``: given ``D = ∂L/∂y`` for ``y = γ ẑ + β``, write
+    ``∂L/∂z`` into D, and the gradient of γ, β into ``grad``.
 
     With batch weights ``w`` (summing to 1):
     ``∂L/∂z_i = inv (γ D_i − w_i Σ_k γ D_k − w_i ẑ_i Σ_k γ D_k ẑ_k)``.
@@ -427,61 +435,169 @@ cdef void batch_norm_backward(const Spec* s, int l, const floating* params,
     cdef Py_ssize_t i, j, m = s.sizes[l + 1]
     cdef const floating* Zh = ws + s.z_off[l]
     cdef const floating* inv = ws + s.s_off[l] + m
-    cdef const floating* w = ws + s.w_buf_off
+    cdef const floating* bw = ws + s.w_buf_off
     cdef const floating* gamma = params + s.g_off[l]
     cdef floating* dgamma = grad + s.g_off[l]
     cdef floating* dbeta = dgamma + m
-    memset(dgamma, 0, 2 * m * sizeof(floating))
+    memset(dgamma + c0, 0, (c1 - c0) * sizeof(floating))
+    memset(dbeta + c0, 0, (c1 - c0) * sizeof(floating))
     for i in range(n):
-        for j in range(m):
+        for j in range(c0, c1):
             dgamma[j] += D[i * m + j] * Zh[i * m + j]
             dbeta[j] += D[i * m + j]
     for i in range(n):
-        for j in range(m):
+        for j in range(c0, c1):
             D[i * m + j] = inv[j] * gamma[j] * (
-                D[i * m + j] - w[i] * (dbeta[j] + Zh[i * m + j] * dgamma[j]))
+                D[i * m + j] - bw[i] * (dbeta[j] + Zh[i * m + j] * dgamma[j]))
+
+
+cdef void layer_forward(const Spec* s, int l, const floating* params,
+                        floating* running, const Rows* rows, const floating* X,
+                        const floating* data, const int* indices,
+                        const int* indptr, bint sparse, floating* ws,
+                        bint training, uint64_t key, Py_ssize_t c0,
+                        Py_ssize_t c1) noexcept nogil:
+    """Units ``c0:c1`` of layer l for the batch: ``Z = A W + b``, then for a
+    hidden layer batch norm, the activation and dropout.
+
+    Layer 0 reads the input (dense rows already gathered by `dense_batch`,
+    or CSR through ``indptr``), layer l > 0 the output of layer l-1.
+    ``key`` seeds the batch's dropout masks.
+    """
+    cdef Py_ssize_t i, j, k, r, n = rows.n, m = s.sizes[l + 1], w = c1 - c0
+    cdef Py_ssize_t n_in = s.sizes[l]
+    cdef const floating* W = params + s.w_off[l] + c0
+    cdef const floating* b = params + s.b_off[l] + c0
+    cdef floating* Z = ws + s.a_off[l] + c0
+    cdef const floating* A
+    cdef floating* mask
+    cdef floating* O
+    cdef double keep = 1.0 - s.dropout
+    cdef floating scale = <floating> (1.0 / keep) if keep > 0 else 0
+    cdef uint64_t layer_key = mix64(key + <uint64_t> l)
+    for i in range(n):
+        memcpy(Z + i * m, b, w * sizeof(floating))
+    if l == 0 and sparse:
+        for i in range(n):
+            r = row_id(rows, i)
+            for k in range(indptr[r], indptr[r + 1]):
+                axpy(<int> w, data[k], W + indices[k] * m, Z + i * m)
+    else:
+        A = dense_batch(s, rows, X, ws, False) if l == 0 else ws + s.o_off[l - 1]
+        gemm(c'N', c'N', <int> n, <int> w, <int> n_in, <floating> 1.0, A,
+             <int> n_in, W, <int> m, <floating> 1.0, Z, <int> m)
+    if l == s.n_layers - 1:
+        return
+    if s.batch_norm:
+        batch_norm_forward(s, l, params, running, ws, n, training, c0, c1)
+    for i in range(n):
+        activate(s.activation, Z + i * m, w)
+    if s.dropout > 0:
+        O = ws + s.o_off[l] + c0
+        if training:
+            mask = ws + s.m_off[l] + c0
+            for i in range(n):
+                for j in range(w):
+                    mask[i * m + j] = scale if uniform_at(
+                        layer_key, <uint64_t> (i * m + c0 + j)) < keep else 0
+                    O[i * m + j] = Z[i * m + j] * mask[i * m + j]
+        else:
+            for i in range(n):
+                memcpy(O + i * m, Z + i * m, w * sizeof(floating))
+
+
+cdef void layer_delta(const Spec* s, int l, const floating* params,
+                      floating* grad, floating* ws, const floating* D,
+                      floating* Dp, Py_ssize_t n, Py_ssize_t c0,
+                      Py_ssize_t c1) noexcept nogil:
+    """Units ``c0:c1`` of layer l-1's delta ``Dp`` from layer l's delta
+    ``D``: ``(D Wᵀ) ∘ mask ∘ h'(a)``, then back through batch norm (which
+    writes those units' γ, β gradient)."""
+    cdef Py_ssize_t i, j, m = s.sizes[l + 1], n_in = s.sizes[l], w = c1 - c0
+    cdef const floating* A = ws + s.a_off[l - 1] + c0
+    cdef const floating* mask = ws + s.m_off[l - 1] + c0
+    cdef floating* P = Dp + c0
+    gemm(c'N', c'T', <int> n, <int> w, <int> m, <floating> 1.0, D, <int> m,
+         params + s.w_off[l] + c0 * m, <int> m, <floating> 0.0, P, <int> n_in)
+    if s.dropout > 0:
+        for i in range(n):
+            for j in range(w):
+                P[i * n_in + j] *= mask[i * n_in + j]
+    for i in range(n):
+        activation_backward(s.activation, A + i * n_in, P + i * n_in, w)
+    if s.batch_norm:
+        batch_norm_backward(s, l - 1, params, grad, ws, Dp, n, c0, c1)
+
+
+cdef void layer_grad(const Spec* s, int l, floating* grad, const Rows* rows,
+                     const floating* X, const floating* data,
+                     const int* indices, const int* indptr, bint sparse,
+                     floating* ws, const floating* D, bint accumulate,
+                     Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
+    """Rows ``k0:k1`` (input units) of layer l's weight gradient
+    ``dW = Aᵀ δ``, added to ``grad`` when ``accumulate``.  CSR input (layer
+    0) takes all rows at once."""
+    cdef Py_ssize_t i, k, r, n = rows.n, m = s.sizes[l + 1], n_in = s.sizes[l]
+    cdef floating* dW = grad + s.w_off[l]
+    cdef const floating* A
+    if l == 0 and sparse:
+        if not accumulate:
+            memset(dW, 0, n_in * m * sizeof(floating))
+        for i in range(n):
+            r = row_id(rows, i)
+            for k in range(indptr[r], indptr[r + 1]):
+                axpy(<int> m, data[k], D + i * m, dW + indices[k] * m)
+        return
+    A = dense_batch(s, rows, X, ws, False) if l == 0 else ws + s.o_off[l - 1]
+    gemm(c'T', c'N', <int> (k1 - k0), <int> m, <int> n, <floating> 1.0, A + k0,
+         <int> n_in, D, <int> m, <floating> (1.0 if accumulate else 0.0),
+         dW + k0 * m, <int> m)
+
+
+cdef void bias_grad(const Spec* s, int l, floating* grad, const floating* D,
+                    Py_ssize_t n, bint accumulate) noexcept nogil:
+    """Layer l's intercept gradient ``db = Σ_i δ_i`` (added when
+    ``accumulate``); batch norm's γ, β gradients come with the deltas."""
+    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
+    cdef floating* db = grad + s.b_off[l]
+    if not accumulate:
+        memset(db, 0, m * sizeof(floating))
+    for i in range(n):
+        for j in range(m):
+            db[j] += D[i * m + j]
+
+
+cdef inline void weight_update(const Spec* s, int l, const Hyper* h,
+                               floating* P, const floating* G, floating* S1,
+                               floating* S2, double alpha, Py_ssize_t k0,
+                               Py_ssize_t k1) noexcept nogil:
+    """One optimiser step on rows ``k0:k1`` of ``W_l``, with the L2 term."""
+    cdef Py_ssize_t m = s.sizes[l + 1], o = s.w_off[l] + k0 * m
+    update(h, P + o, G + o, S1 + o, S2 + o, (k1 - k0) * m, alpha)
+
+
+cdef inline void bias_update(const Spec* s, int l, const Hyper* h,
+                             floating* P, const floating* G, floating* S1,
+                             floating* S2) noexcept nogil:
+    """One optimiser step on ``b_l`` (and ``γ_l``, ``β_l``, which follow it
+    in the parameter vector), without the L2 term."""
+    cdef Py_ssize_t o = s.b_off[l]
+    update(h, P + o, G + o, S1 + o, S2 + o,
+           (3 if s.g_off[l] >= 0 else 1) * s.sizes[l + 1], 0.0)
 
 
 cdef void forward_pass(const Spec* s, floating* params, floating* running,
                        const Rows* rows, const floating* X,
                        const floating* data, const int* indices,
                        const int* indptr, bint sparse, floating* ws,
-                       bint training, uint64_t* rng) noexcept nogil:
+                       bint training, uint64_t key) noexcept nogil:
     """Raw network outputs of the batch into layer L-1's activation buffer."""
-    cdef int l, L = s.n_layers
-    cdef Py_ssize_t i, j, n = rows.n, m, n_in
-    cdef floating* Z
-    cdef floating* mask
-    cdef floating* O
-    cdef const floating* A
-    cdef double keep = 1.0 - s.dropout
-    cdef floating scale = <floating> (1.0 / keep) if keep > 0 else 0
-    for l in range(L):
-        m = s.sizes[l + 1]
-        Z = ws + s.a_off[l]
-        if l == 0:
-            first_layer(s, params, rows, X, data, indices, indptr, sparse, ws, Z)
-        else:
-            n_in = s.sizes[l]
-            A = ws + s.o_off[l - 1]
-            for i in range(n):
-                memcpy(Z + i * m, params + s.b_off[l], m * sizeof(floating))
-            gemm(c'N', c'N', <int> n, <int> m, <int> n_in, <floating> 1.0, A,
-                 <int> n_in, params + s.w_off[l], <int> m, <floating> 1.0, Z,
-                 <int> m)
-        if l == L - 1:
-            break
-        if s.batch_norm:
-            batch_norm_forward(s, l, params, running, ws, n, training)
-        activate(s.activation, Z, n * m)
-        if training and s.dropout > 0:
-            mask = ws + s.m_off[l]
-            O = ws + s.o_off[l]
-            for i in range(n * m):
-                mask[i] = scale if uniform(rng) < keep else 0
-                O[i] = Z[i] * mask[i]
-        elif s.dropout > 0:
-            memcpy(ws + s.o_off[l], Z, n * m * sizeof(floating))
+    cdef int l
+    if not sparse:
+        dense_batch(s, rows, X, ws, True)
+    for l in range(s.n_layers):
+        layer_forward(s, l, params, running, rows, X, data, indices, indptr,
+                      sparse, ws, training, key, 0, s.sizes[l + 1])
 
 
 cdef inline double softmax_row(const floating* z, floating* p,
@@ -562,65 +678,20 @@ cdef void backward_pass(const Spec* s, const floating* params,
     ``δ_out`` is in d0.  ``accumulate`` adds to ``grad`` instead of
     overwriting it (full-batch gradients over row chunks).
     """
-    cdef int l, L = s.n_layers
-    cdef Py_ssize_t i, j, k, r, n = rows.n, m, n_in
+    cdef int l
     cdef floating* D = ws + s.d0_off
     cdef floating* Dp = ws + s.d1_off
     cdef floating* tmp
-    cdef floating* dW
-    cdef floating* db
-    cdef const floating* A
-    cdef const floating* mask
-    cdef floating beta = 1.0 if accumulate else 0.0
-    for l in range(L - 1, -1, -1):
-        m = s.sizes[l + 1]
-        n_in = s.sizes[l]
-        dW = grad + s.w_off[l]
-        db = grad + s.b_off[l]
-        if not accumulate:
-            memset(db, 0, m * sizeof(floating))
-        for i in range(n):
-            for j in range(m):
-                db[j] += D[i * m + j]
+    for l in range(s.n_layers - 1, -1, -1):
+        layer_grad(s, l, grad, rows, X, data, indices, indptr, sparse, ws, D,
+                   accumulate, 0, s.sizes[l])
+        bias_grad(s, l, grad, D, rows.n, accumulate)
         if l == 0:
-            if sparse:
-                if not accumulate:
-                    memset(dW, 0, n_in * m * sizeof(floating))
-                for i in range(n):
-                    r = row_id(rows, i)
-                    for k in range(indptr[r], indptr[r + 1]):
-                        axpy(<int> m, data[k], D + i * m, dW + indices[k] * m)
-            else:
-                A = dense_batch_view(s, rows, X, ws)
-                gemm(c'T', c'N', <int> n_in, <int> m, <int> n, <floating> 1.0,
-                     A, <int> n_in, D, <int> m, beta, dW, <int> m)
             break
-        A = ws + s.o_off[l - 1]
-        gemm(c'T', c'N', <int> n_in, <int> m, <int> n, <floating> 1.0, A,
-             <int> n_in, D, <int> m, beta, dW, <int> m)
-        # δ_prev = (δ Wᵀ) ∘ mask ∘ h'(a), then through batch norm
-        gemm(c'N', c'T', <int> n, <int> n_in, <int> m, <floating> 1.0, D,
-             <int> m, params + s.w_off[l], <int> m, <floating> 0.0, Dp,
-             <int> n_in)
-        if s.dropout > 0:
-            mask = ws + s.m_off[l - 1]
-            for i in range(n * n_in):
-                Dp[i] *= mask[i]
-        activation_backward(s.activation, ws + s.a_off[l - 1], Dp, n * n_in)
-        if s.batch_norm:
-            batch_norm_backward(s, l - 1, params, grad, ws, Dp, n)
+        layer_delta(s, l, params, grad, ws, D, Dp, rows.n, 0, s.sizes[l])
         tmp = D
         D = Dp
         Dp = tmp
-
-
-cdef inline const floating* dense_batch_view(const Spec* s, const Rows* rows,
-                                             const floating* X,
-                                             const floating* ws) noexcept nogil:
-    """The contiguous block that `dense_batch` produced for this batch."""
-    if rows.index == NULL:
-        return X + rows.start * s.sizes[0]
-    return ws + s.x_off
 
 
 cdef double batch_weights(const Spec* s, const Rows* rows, const double* sw,
@@ -655,6 +726,57 @@ cdef inline const int* iptr(const int[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] > 0 else NULL
 
 
+# --------------------------------------------------------------------------
+# One training step split into blocks of units, for the threads of a team.
+# Each wrapper runs one block with subnormals flushed in its own thread
+# (worker threads do not inherit the caller's floating-point mode).
+# --------------------------------------------------------------------------
+
+cdef void forward_block(const Spec* s, int l, floating* params,
+                        floating* running, const Rows* rows,
+                        const floating* X, const floating* data,
+                        const int* indices, const int* indptr, bint sparse,
+                        floating* ws, uint64_t key, Py_ssize_t c) noexcept nogil:
+    cdef unsigned int mode = mcnn_flush_subnormals()
+    cdef Py_ssize_t m = s.sizes[l + 1], w = block_width(m)
+    layer_forward(s, l, params, running, rows, X, data, indices, indptr,
+                  sparse, ws, True, key, c * w, min(c * w + w, m))
+    mcnn_restore_fpu(mode)
+
+
+cdef void delta_block(const Spec* s, int l, const floating* params,
+                      floating* grad, floating* ws, const floating* D,
+                      floating* Dp, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    cdef unsigned int mode = mcnn_flush_subnormals()
+    cdef Py_ssize_t m = s.sizes[l], w = block_width(m)
+    layer_delta(s, l, params, grad, ws, D, Dp, n, c * w, min(c * w + w, m))
+    mcnn_restore_fpu(mode)
+
+
+cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
+                     floating* grad, floating* state_1, floating* state_2,
+                     double alpha, const Rows* rows, const floating* X,
+                     const floating* data, const int* indices,
+                     const int* indptr, bint sparse, floating* ws,
+                     const floating* D, Py_ssize_t c) noexcept nogil:
+    """Block c of layer l's gradient, then its update while the gradient is
+    still in this core's cache.  Blocks are rows of ``W_l`` (input units),
+    contiguous in memory, so threads never write to the same cache lines;
+    block 0 also does the intercept (and batch norm's γ, β)."""
+    cdef unsigned int mode = mcnn_flush_subnormals()
+    cdef Py_ssize_t n_in = s.sizes[l], w = block_width(n_in)
+    cdef Py_ssize_t k0 = c * w, k1 = min(k0 + w, n_in)
+    if l == 0 and sparse:       # CSR rows scatter into every row of dW
+        k0, k1 = 0, n_in
+    if c == 0:
+        bias_grad(s, l, grad, D, rows.n, False)
+        bias_update(s, l, h, params, grad, state_1, state_2)
+    layer_grad(s, l, grad, rows, X, data, indices, indptr, sparse, ws, D,
+               False, k0, k1)
+    weight_update(s, l, h, params, grad, state_1, state_2, alpha, k0, k1)
+    mcnn_restore_fpu(mode)
+
+
 def train_epoch(Network net, const floating[:, ::1] X,
                 const floating[::1] data, const int[::1] indices,
                 const int[::1] indptr, bint sparse, const int[::1] y,
@@ -663,8 +785,14 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 floating[::1] grad, floating[::1] state_1,
                 floating[::1] state_2, floating[::1] running,
                 floating[::1] workspace, dict hyper, double alpha, long long t,
-                uint64_t seed):
+                uint64_t seed, int n_threads=1):
     """Run one epoch of mini-batch training in place.
+
+    Each step splits the hidden layers' forward pass, the deltas and the
+    gradient-and-update of every layer into blocks of units shared by
+    ``n_threads`` threads (call it with single-threaded BLAS); each block's
+    update follows its gradient while that is still in cache.  The blocks
+    depend on the sizes only, so results do not depend on ``n_threads``.
 
     Parameters
     ----------
@@ -691,6 +819,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
         Number of optimiser steps taken so far.
     seed : int
         Seed of the dropout masks of this epoch.
+    n_threads : int
+        Threads sharing each step's blocks.
 
     Returns
     -------
@@ -705,21 +835,25 @@ def train_epoch(Network net, const floating[:, ::1] X,
     """
     cdef Spec s = net.spec()
     cdef Hyper h
-    cdef Py_ssize_t n = y.shape[0], start, l, seg
+    cdef Py_ssize_t n = y.shape[0], start, c, nb
+    cdef int l, L = net.n_layers
     cdef Rows rows
-    cdef uint64_t rng = seed
+    cdef uint64_t rng = seed, key
     cdef double loss_sum = 0, batch_total, batch_loss
     cdef bint finite = True
     cdef floating* P = &params[0]
     cdef floating* G = &grad[0]
     cdef floating* S1 = &state_1[0]
     cdef floating* S2 = &state_2[0]
-    cdef Py_ssize_t n_batches = 0, n_params = net.n_params
+    cdef Py_ssize_t n_batches = 0
     cdef unsigned int fpu_mode
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
     cdef floating* W = &workspace[0]
+    cdef floating* D
+    cdef floating* Dp
+    cdef floating* tmp
     cdef const floating* Xp = ptr2(X)
-    cdef const floating* Dp = ptr1(data)
+    cdef const floating* Dt = ptr1(data)
     cdef const int* Ip = iptr(indices)
     cdef const int* Pp = iptr(indptr)
     if batch_size > net.capacity:
@@ -732,6 +866,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
     h.beta_2 = hyper["beta_2"]
     h.rho = hyper["rho"]
     h.epsilon = hyper["epsilon"]
+    n_threads = max(n_threads, 1)
     with nogil:
         fpu_mode = mcnn_flush_subnormals()
         start = 0
@@ -741,7 +876,19 @@ def train_epoch(Network net, const floating[:, ::1] X,
             rows.index = &order[start] if shuffled else NULL
             start += rows.n
             batch_total = batch_weights(&s, &rows, &sw[0], 0, W)
-            forward_pass(&s, P, R, &rows, Xp, Dp, Ip, Pp, sparse, W, True, &rng)
+            key = splitmix64(&rng)
+            # forward: hidden layers in blocks of units, the output layer
+            # and the loss on this thread
+            if not sparse:
+                dense_batch(&s, &rows, Xp, W, True)
+            for l in range(L - 1):
+                nb = n_blocks(s.sizes[l + 1])
+                for c in prange(nb, num_threads=min(n_threads, nb),
+                                schedule="dynamic"):
+                    forward_block(&s, l, P, R, &rows, Xp, Dt, Ip, Pp, sparse,
+                                  W, key, c)
+            layer_forward(&s, L - 1, P, R, &rows, Xp, Dt, Ip, Pp, sparse, W,
+                          True, key, 0, s.sizes[L])
             batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
             if not finite:
                 break
@@ -749,19 +896,27 @@ def train_epoch(Network net, const floating[:, ::1] X,
             loss_sum += batch_loss
             if batch_total <= 0:
                 continue        # a batch of zero weight carries no gradient
-            backward_pass(&s, P, G, &rows, Xp, Dp, Ip, Pp, sparse, W, False)
             t += 1
             h.bias_1 = 1.0 - h.beta_1 ** t
             h.bias_2 = 1.0 - h.beta_2 ** t
-            # W_l (with the L2 term), then b_l (and γ_l, β_l) without it
-            for l in range(s.n_layers):
-                seg = s.b_off[l] - s.w_off[l]
-                update(&h, P + s.w_off[l], G + s.w_off[l], S1 + s.w_off[l],
-                       S2 + s.w_off[l], seg, alpha)
-                seg = (s.w_off[l + 1] if l + 1 < s.n_layers
-                       else n_params) - s.b_off[l]
-                update(&h, P + s.b_off[l], G + s.b_off[l], S1 + s.b_off[l],
-                       S2 + s.b_off[l], seg, 0.0)
+            # backward, layer by layer: first the delta of the layer below
+            # (it reads W_l), then W_l's gradient and update, block by block
+            D = W + s.d0_off
+            Dp = W + s.d1_off
+            for l in range(L - 1, -1, -1):
+                if l > 0:
+                    nb = n_blocks(s.sizes[l])
+                    for c in prange(nb, num_threads=min(n_threads, nb),
+                                    schedule="dynamic"):
+                        delta_block(&s, l, P, G, W, D, Dp, rows.n, c)
+                nb = 1 if l == 0 and sparse else n_blocks(s.sizes[l])
+                for c in prange(nb, num_threads=min(n_threads, nb),
+                                schedule="dynamic"):
+                    step_block(&s, l, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
+                               Ip, Pp, sparse, W, D, c)
+                tmp = D
+                D = Dp
+                Dp = tmp
         mcnn_restore_fpu(fpu_mode)
     return loss_sum, t, n_batches
 
@@ -781,7 +936,6 @@ cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
                          double* loss, bint* finite) noexcept nogil:
     """Objective and gradient of the chunks ``slot, slot + n_slots, ...``."""
     cdef Rows rows
-    cdef uint64_t rng = 0
     cdef Py_ssize_t start = slot * s.capacity
     rows.index = NULL
     while start < n:
@@ -789,7 +943,7 @@ cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
         rows.start = start
         batch_weights(s, &rows, sw, total, ws)
         forward_pass(s, params, running, &rows, X, data, indices, indptr,
-                     sparse, ws, True, &rng)
+                     sparse, ws, True, 0)
         loss[0] += output_loss(s, &rows, y, sw, ws, True, finite)
         backward_pass(s, params, grad, &rows, X, data, indices, indptr, sparse,
                       ws, True)
@@ -862,7 +1016,6 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
                         floating* out, bint probabilities) noexcept nogil:
     """Inference outputs of rows ``start:start + capacity`` into ``out``."""
     cdef Rows rows
-    cdef uint64_t rng = 0
     cdef Py_ssize_t i, C = s.sizes[s.n_layers]
     cdef floating* Z = ws + s.a_off[s.n_layers - 1]
     cdef floating* o
@@ -870,7 +1023,7 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
     rows.start = start
     rows.n = min(s.capacity, n - start)
     forward_pass(s, params, running, &rows, X, data, indices, indptr, sparse,
-                 ws, False, &rng)
+                 ws, False, 0)
     for i in range(rows.n):
         o = out + (start + i) * C
         if probabilities:

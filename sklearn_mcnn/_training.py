@@ -36,13 +36,11 @@ from . import _network
 #: cache between the forward and the backward pass.
 CHUNK_ROWS = 256
 
-#: Below this many multiply-adds per matrix product (batch × fan-in ×
-#: fan-out of the widest layer), training runs BLAS on one thread: waking
-#: BLAS worker threads for every small product costs more than it saves, and
-#: far more on a busy machine.  The rule depends on the sizes only, never on
-#: timings, so a fixed ``random_state`` stays bit-for-bit reproducible (BLAS
-#: results can change in the last bits with its thread count).
-THREADED_BLAS_MIN_WORK = 2**23
+#: From this many multiply-adds per training step (batch × Σ fan-in ×
+#: fan-out), a step's blocks of units are shared among threads: below it,
+#: starting the threads costs more than they save.  The rule depends on the
+#: sizes only, and the results do not depend on the thread count anyway.
+PARALLEL_STEP_MIN_WORK = 2**19
 
 
 def _full_batch_chunk_rows(sizes):
@@ -319,20 +317,22 @@ class TrainingMixin:
         # the last state known to give a finite loss if this epoch's goes
         # non-finite.
         start_state, earlier_state = self._training_state(), None
-        widest = max(a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        single_blas = batch_size * widest < THREADED_BLAS_MIN_WORK
+        step_work = batch_size * sum(
+            a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
+        n_threads = _n_threads() if step_work >= PARALLEL_STEP_MIN_WORK else 1
         for _ in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            with _single_threaded_blas(single_blas):
+            with _single_threaded_blas():
                 loss_sum, self._steps, finite_batches = _network.train_epoch(
                     net, *train.inputs, train.y, train.sw, order, shuffled,
                     batch_size, self._params, grad, state_1, state_2,
                     self._running, workspace, self._solver_constants(lr), alpha,
                     self._steps, int(rng.randint(np.iinfo(np.int32).max)),
+                    n_threads,
                 )
             if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
                 if finite_batches == 0 and earlier_state is not None:

@@ -4,7 +4,8 @@
 - a non-finite loss (fit, warm_start, partial_fit);
 - extreme but valid inputs (feature scales, 1,000 classes, 100,000 sparse
   features, float32 near overflow, read-only memory maps);
-- concurrent prediction from several threads;
+- concurrent prediction from several threads; threaded training steps
+  give the same bits as one thread;
 - pickles across dtypes and across processes;
 - chunked prediction: peak memory does not grow with n beyond the output.
 
@@ -594,6 +595,36 @@ def test_predict_from_many_threads_equals_one_thread():
             concurrent = list(pool.map(run, jobs))
         for job, result in zip(jobs, concurrent):
             assert_array_equal(result, run(job), err_msg=f"{name} {job}")
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize(
+    "params",
+    [dict(solver="adam"),
+     dict(solver="sgd", batch_norm=True, dropout=0.2, activation="tanh")],
+    ids=["adam", "sgd-bn-dropout"],
+)
+def test_threaded_training_steps_equal_one_thread(monkeypatch, params, sparse):
+    # Layers wider than a block of units (several blocks, a partial last
+    # one), every step shared between threads whatever its size.
+    from sklearn_mcnn import _training
+
+    X, y = make_classification(n_samples=300, n_features=150, n_informative=20,
+                               n_classes=3, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    if sparse:
+        X[np.abs(X) < 1] = 0
+        X = sp.csr_matrix(X)
+    monkeypatch.setattr(_training, "PARALLEL_STEP_MIN_WORK", 0)
+    coefs = {}
+    for n_threads in (1, 2, 3):
+        monkeypatch.setattr(_training, "_n_threads", lambda n=n_threads: n)
+        est = MLPBackpropClassifier((130, 70), batch_size=40, max_iter=3,
+                                    random_state=0, **params)
+        coefs[n_threads] = _quiet_fit(est, X, y).coefs_
+    for n_threads in (2, 3):
+        for a, b in zip(coefs[1], coefs[n_threads]):
+            assert_array_equal(a, b)
 
 
 # =========================================================================
