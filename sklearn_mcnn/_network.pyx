@@ -586,18 +586,48 @@ cdef inline void bias_update(const Spec* s, int l, const Hyper* h,
            (3 if s.g_off[l] >= 0 else 1) * s.sizes[l + 1], 0.0)
 
 
+cdef void forward_block(const Spec* s, int l, floating* params,
+                        floating* running, const Rows* rows,
+                        const floating* X, const floating* data,
+                        const int* indices, const int* indptr, bint sparse,
+                        floating* ws, bint training, uint64_t key,
+                        Py_ssize_t c) noexcept nogil:
+    """Block c of layer l's units, on the calling thread (subnormals
+    flushed in training: worker threads do not inherit the caller's mode)."""
+    cdef unsigned int mode = mcnn_flush_subnormals() if training else 0
+    cdef Py_ssize_t m = s.sizes[l + 1], w = block_width(m)
+    layer_forward(s, l, params, running, rows, X, data, indices, indptr,
+                  sparse, ws, training, key, c * w, min(c * w + w, m))
+    if training:
+        mcnn_restore_fpu(mode)
+
+
 cdef void forward_pass(const Spec* s, floating* params, floating* running,
                        const Rows* rows, const floating* X,
                        const floating* data, const int* indices,
                        const int* indptr, bint sparse, floating* ws,
-                       bint training, uint64_t key) noexcept nogil:
-    """Raw network outputs of the batch into layer L-1's activation buffer."""
-    cdef int l
+                       bint training, uint64_t key,
+                       int n_threads) noexcept nogil:
+    """Raw network outputs of the batch into layer L-1's activation buffer.
+
+    ``n_threads = 0``: every layer whole, on this thread.  ``n_threads ≥ 1``:
+    each hidden layer in blocks of units shared by that many threads (the
+    same bits for any number), the narrow output layer on this thread.
+    """
+    cdef int l, L = s.n_layers
+    cdef Py_ssize_t c, nb
     if not sparse:
         dense_batch(s, rows, X, ws, True)
-    for l in range(s.n_layers):
-        layer_forward(s, l, params, running, rows, X, data, indices, indptr,
-                      sparse, ws, training, key, 0, s.sizes[l + 1])
+    for l in range(L):
+        if n_threads > 0 and l < L - 1:
+            nb = n_blocks(s.sizes[l + 1])
+            for c in prange(nb, num_threads=min(n_threads, nb),
+                            schedule="dynamic"):
+                forward_block(s, l, params, running, rows, X, data, indices,
+                              indptr, sparse, ws, training, key, c)
+        else:
+            layer_forward(s, l, params, running, rows, X, data, indices,
+                          indptr, sparse, ws, training, key, 0, s.sizes[l + 1])
 
 
 cdef inline double softmax_row(const floating* z, floating* p,
@@ -732,18 +762,6 @@ cdef inline const int* iptr(const int[::1] a) noexcept nogil:
 # (worker threads do not inherit the caller's floating-point mode).
 # --------------------------------------------------------------------------
 
-cdef void forward_block(const Spec* s, int l, floating* params,
-                        floating* running, const Rows* rows,
-                        const floating* X, const floating* data,
-                        const int* indices, const int* indptr, bint sparse,
-                        floating* ws, uint64_t key, Py_ssize_t c) noexcept nogil:
-    cdef unsigned int mode = mcnn_flush_subnormals()
-    cdef Py_ssize_t m = s.sizes[l + 1], w = block_width(m)
-    layer_forward(s, l, params, running, rows, X, data, indices, indptr,
-                  sparse, ws, True, key, c * w, min(c * w + w, m))
-    mcnn_restore_fpu(mode)
-
-
 cdef void delta_block(const Spec* s, int l, const floating* params,
                       floating* grad, floating* ws, const floating* D,
                       floating* Dp, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
@@ -877,18 +895,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
             start += rows.n
             batch_total = batch_weights(&s, &rows, &sw[0], 0, W)
             key = splitmix64(&rng)
-            # forward: hidden layers in blocks of units, the output layer
-            # and the loss on this thread
-            if not sparse:
-                dense_batch(&s, &rows, Xp, W, True)
-            for l in range(L - 1):
-                nb = n_blocks(s.sizes[l + 1])
-                for c in prange(nb, num_threads=min(n_threads, nb),
-                                schedule="dynamic"):
-                    forward_block(&s, l, P, R, &rows, Xp, Dt, Ip, Pp, sparse,
-                                  W, key, c)
-            layer_forward(&s, L - 1, P, R, &rows, Xp, Dt, Ip, Pp, sparse, W,
-                          True, key, 0, s.sizes[L])
+            forward_pass(&s, P, R, &rows, Xp, Dt, Ip, Pp, sparse, W, True, key,
+                         n_threads)
             batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
             if not finite:
                 break
@@ -943,7 +951,7 @@ cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
         rows.start = start
         batch_weights(s, &rows, sw, total, ws)
         forward_pass(s, params, running, &rows, X, data, indices, indptr,
-                     sparse, ws, True, 0)
+                     sparse, ws, True, 0, 0)
         loss[0] += output_loss(s, &rows, y, sw, ws, True, finite)
         backward_pass(s, params, grad, &rows, X, data, indices, indptr, sparse,
                       ws, True)
@@ -1023,7 +1031,7 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
     rows.start = start
     rows.n = min(s.capacity, n - start)
     forward_pass(s, params, running, &rows, X, data, indices, indptr, sparse,
-                 ws, False, 0)
+                 ws, False, 0, 0)
     for i in range(rows.n):
         o = out + (start + i) * C
         if probabilities:
@@ -1065,3 +1073,4 @@ def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
             tid = threadid()
             forward_chunk(&s, c * s.capacity, n, P, R, Xp, Dp, Ip, Pp, sparse,
                           &ws[tid, 0], &out[0, 0], probabilities)
+

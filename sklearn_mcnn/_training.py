@@ -11,8 +11,9 @@ its two solvers' drivers:
   Cython objective and gradient (:func:`sklearn_mcnn._network.loss_grad`).
 
 It also holds how the kernels are fed (:class:`_Data`) and how their threads
-are managed: BLAS on one thread where products are small or where the
-kernels spread row chunks over OpenMP threads themselves.
+are managed: the kernels share their work among OpenMP threads themselves
+(blocks of units in a training step, chunks of rows in full-batch passes)
+and call BLAS on one thread.
 """
 
 import contextlib
@@ -70,8 +71,7 @@ def _blas_controller():
 
 
 def _single_threaded_blas(active=True):
-    """Limit BLAS to one thread (where the kernels parallelise themselves or
-    the products are too small to share)."""
+    """Limit BLAS to one thread (the kernels parallelise themselves)."""
     if not active:
         return contextlib.nullcontext()
     return _blas_controller().limit(limits=1, user_api="blas")
@@ -315,12 +315,15 @@ class TrainingMixin:
         best_params = None
         # The training state at the start of this epoch and of the one before:
         # the last state known to give a finite loss if this epoch's goes
-        # non-finite.
-        start_state, earlier_state = self._training_state(), None
+        # non-finite.  Taken as each epoch starts (so a one-epoch call keeps
+        # one copy), into the buffers of the state two epochs back.
+        start_state = earlier_state = None
         step_work = batch_size * sum(
             a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
         n_threads = _n_threads() if step_work >= PARALLEL_STEP_MIN_WORK else 1
         for _ in range(max_epochs):
+            earlier_state, start_state = start_state, self._training_state(
+                out=earlier_state)
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
@@ -345,7 +348,6 @@ class TrainingMixin:
                     "learning_rate_init, or scale the input features. The "
                     "estimator keeps its last finite weights."
                 )
-            earlier_state, start_state = start_state, self._training_state()
             self.n_iter_ += 1
             self.t_ += n
             penalty = sum(float(np.dot(self._params[w], self._params[w]))
@@ -396,12 +398,19 @@ class TrainingMixin:
                 )
         return best_params
 
-    def _training_state(self):
+    def _training_state(self, out=None):
         """A copy of what an epoch changes: weights, running statistics, the
-        optimiser state the solver uses, and the step count."""
+        optimiser state the solver uses, and the step count (into the arrays
+        of ``out``, an earlier copy, when given)."""
         n_used = {"adam": 2, "sgd": int(self.momentum > 0)}.get(self.solver, 1)
-        states = [s.copy() for s in self._opt_state[1:1 + n_used]]
-        return self._params.copy(), self._running.copy(), states, self._steps
+        current = [self._params, self._running, *self._opt_state[1:1 + n_used]]
+        if out is None:
+            arrays = [a.copy() for a in current]
+        else:
+            arrays = [*out[:2], *out[2]]
+            for saved, a in zip(arrays, current):
+                saved[:] = a
+        return arrays[0], arrays[1], arrays[2:], self._steps
 
     def _restore_training_state(self, state):
         params, running, states, self._steps = state
