@@ -21,12 +21,13 @@ burst of load from elsewhere on this shared machine slows them alike):
   three forward gemms, the three weight-gradient gemms and the two delta
   gemms), NumPy ``matmul`` into preallocated ``out=`` arrays of the dtype.
 
-Seconds per epoch are the fastest of the epochs after the first: the one
-least disturbed by other processes on this shared machine, whose bursts of
-load come and go over minutes.  Peak memory
-is the resident set size added during the training epochs (sampled every
-2 ms by a thread from ``/proc/self/statm``: it sees BLAS and PyTorch
-buffers, which ``tracemalloc`` does not).  "later / first" is the median
+Each contender first trains one short warm-up epoch (2,048 rows, not
+timed).  Seconds per epoch are the fastest of the epochs after the first:
+the one least disturbed by other processes on this shared machine, whose
+bursts of load come and go over minutes.  Peak memory is the resident set
+size added during the training epochs (sampled every 2 ms by a thread from
+``/proc/self/statm``: it sees BLAS and PyTorch buffers, which
+``tracemalloc`` does not).  "later / first" is the median
 later epoch over the first (issue 5: subnormal numbers in float32 Adam would
 make later epochs slower).  A second table times ``predict_proba`` on the
 test rows and on one row, ours against PyTorch's ``softmax(model(x))``.
@@ -60,6 +61,7 @@ TARGETS = {32: (1.5, 3.0, 2.0), 128: (1.3, 2.0, 1.3)}
 # Pause before each timed epoch: OpenBLAS threads spin about 0.1 s after
 # their last product before they sleep, OpenMP threads less.
 SETTLE_SECONDS = 0.3
+WARM_UP_ROWS = 2048
 
 
 # ------------------------------------------------------------- contenders
@@ -205,6 +207,11 @@ def run_config(contenders, X, y, X_test, y_test, solver, batch_size, epochs,
                alpha):
     """Train every contender ``epochs`` epochs, in turns; per contender the
     epoch times, test accuracy and peak memory, and the fitted objects."""
+    # Warm-up: a short epoch of each contender first, so that one-time
+    # library set-up (BLAS buffers of new threads, PyTorch's allocator) is
+    # neither timed nor counted as memory added by the fit.
+    for cls in contenders.values():
+        cls(X[:WARM_UP_ROWS], y[:WARM_UP_ROWS], solver, batch_size, alpha).epoch()
     runners = {key: cls(X, y, solver, batch_size, alpha)
                for key, cls in contenders.items()}
     times = {key: [] for key in runners}
