@@ -45,6 +45,9 @@ cdef extern from "_fpu.h":
     unsigned int mcnn_flush_subnormals() noexcept nogil
     void mcnn_restore_fpu(unsigned int mode) noexcept nogil
 
+cdef extern from "_clock.h":
+    double mcnn_now() noexcept nogil
+
 cdef enum Activation:
     IDENTITY = 0
     RELU = 1
@@ -795,6 +798,70 @@ cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
     mcnn_restore_fpu(mode)
 
 
+# --------------------------------------------------------------------------
+# How many threads share a step.  The results are the same bits with any
+# number, so the loop may choose by the clock: threads that meet at every
+# layer of every step need their cores, and where other work keeps a core
+# busy they wait for each other far longer than one thread takes (measured:
+# float64 Adam, batch 32, one core busy with another process: 4.2 s per
+# epoch on two threads, 1.9 s on one).  The loop runs on the chosen count
+# and now and then probes the other one for a few steps, switching when the
+# probe is clearly faster; probes grow rarer while they lose.
+# --------------------------------------------------------------------------
+
+#: Steps between probes after a switch, the most steps between probes, and
+#: the steps of one probe.
+cdef Py_ssize_t PROBE_EVERY = 128
+cdef Py_ssize_t PROBE_EVERY_MAX = 4096
+cdef Py_ssize_t PROBE_STEPS = 8
+
+ctypedef struct Tuner:
+    int threads             # the chosen thread count
+    int other               # the count that probes try
+    Py_ssize_t every        # steps between probes
+    Py_ssize_t countdown    # steps until the next probe
+    Py_ssize_t probing      # steps left in the current probe
+    double chosen           # moving average of a step's seconds, chosen count
+    double probe            # seconds of the current probe so far
+
+#: Tuner state as kept between epochs, a float64 array: threads, other,
+#: every, countdown, probing, chosen, probe.
+TUNER_SIZE = 7
+
+
+cdef inline int tuner_threads(const Tuner* tu) noexcept nogil:
+    return tu.other if tu.probing > 0 else tu.threads
+
+
+cdef void tuner_record(Tuner* tu, double seconds) noexcept nogil:
+    """Account for one step's seconds; start, end and judge probes."""
+    if tu.other == tu.threads:
+        return
+    if tu.probing > 0:
+        tu.probe += seconds
+        tu.probing -= 1
+        if tu.probing == 0:
+            if tu.probe < 0.9 * PROBE_STEPS * tu.chosen:
+                tu.threads, tu.other = tu.other, tu.threads
+                tu.chosen = tu.probe / PROBE_STEPS
+                tu.every = PROBE_EVERY
+            else:
+                tu.every = min(2 * tu.every, PROBE_EVERY_MAX)
+            tu.countdown = tu.every
+        return
+    tu.chosen = seconds if tu.chosen <= 0 else 0.875 * tu.chosen + 0.125 * seconds
+    tu.countdown -= 1
+    if tu.countdown <= 0:
+        tu.probing = PROBE_STEPS
+        tu.probe = 0
+
+
+def new_tuner(int n_threads):
+    """A fresh tuner state for `train_epoch`: ``n_threads`` chosen, one
+    thread probed."""
+    return np.array([n_threads, 1, PROBE_EVERY, PROBE_EVERY, 0, 0.0, 0.0])
+
+
 def train_epoch(Network net, const floating[:, ::1] X,
                 const floating[::1] data, const int[::1] indices,
                 const int[::1] indptr, bint sparse, const int[::1] y,
@@ -803,14 +870,15 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 floating[::1] grad, floating[::1] state_1,
                 floating[::1] state_2, floating[::1] running,
                 floating[::1] workspace, dict hyper, double alpha, long long t,
-                uint64_t seed, int n_threads=1):
+                uint64_t seed, double[::1] tuner=None):
     """Run one epoch of mini-batch training in place.
 
     Each step splits the hidden layers' forward pass, the deltas and the
     gradient-and-update of every layer into blocks of units shared by
-    ``n_threads`` threads (call it with single-threaded BLAS); each block's
-    update follows its gradient while that is still in cache.  The blocks
-    depend on the sizes only, so results do not depend on ``n_threads``.
+    threads (call it with single-threaded BLAS); each block's update follows
+    its gradient while that is still in cache.  The blocks depend on the
+    sizes only, so results do not depend on the number of threads, which
+    the ``tuner`` state (see `new_tuner`) chooses step by step.
 
     Parameters
     ----------
@@ -837,8 +905,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
         Number of optimiser steps taken so far.
     seed : int
         Seed of the dropout masks of this epoch.
-    n_threads : int
-        Threads sharing each step's blocks.
+    tuner : float64 array or None
+        The thread-count tuner's state, updated in place; None: one thread.
 
     Returns
     -------
@@ -870,6 +938,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef floating* D
     cdef floating* Dp
     cdef floating* tmp
+    cdef Tuner tu
+    cdef int n_threads
+    cdef double tic
     cdef const floating* Xp = ptr2(X)
     cdef const floating* Dt = ptr1(data)
     cdef const int* Ip = iptr(indices)
@@ -884,11 +955,26 @@ def train_epoch(Network net, const floating[:, ::1] X,
     h.beta_2 = hyper["beta_2"]
     h.rho = hyper["rho"]
     h.epsilon = hyper["epsilon"]
-    n_threads = max(n_threads, 1)
+    tu.threads = tu.other = 1
+    tu.every = tu.countdown = PROBE_EVERY
+    tu.probing = 0
+    tu.chosen = tu.probe = 0
+    if tuner is not None:
+        if tuner.shape[0] != TUNER_SIZE:
+            raise ValueError(f"tuner must have {TUNER_SIZE} entries")
+        tu.threads = max(1, <int> tuner[0])
+        tu.other = max(1, <int> tuner[1])
+        tu.every = <Py_ssize_t> tuner[2]
+        tu.countdown = <Py_ssize_t> tuner[3]
+        tu.probing = <Py_ssize_t> tuner[4]
+        tu.chosen = tuner[5]
+        tu.probe = tuner[6]
     with nogil:
         fpu_mode = mcnn_flush_subnormals()
         start = 0
         while start < n:
+            n_threads = tuner_threads(&tu)
+            tic = mcnn_now()
             rows.n = min(batch_size, n - start)
             rows.start = start
             rows.index = &order[start] if shuffled else NULL
@@ -925,7 +1011,12 @@ def train_epoch(Network net, const floating[:, ::1] X,
                 tmp = D
                 D = Dp
                 Dp = tmp
+            tuner_record(&tu, mcnn_now() - tic)
         mcnn_restore_fpu(fpu_mode)
+    if tuner is not None:
+        tuner[0], tuner[1], tuner[2] = tu.threads, tu.other, tu.every
+        tuner[3], tuner[4] = tu.countdown, tu.probing
+        tuner[5], tuner[6] = tu.chosen, tu.probe
     return loss_sum, t, n_batches
 
 

@@ -104,20 +104,7 @@ typedef struct {
     (const mcnn_hyper* h, T* restrict p, const T* restrict g,                 \
      T* restrict s1, T* restrict s2, ptrdiff_t n, double decay)
 
-static void mcnn_update_float_base MCNN_UPDATE_ARGS(float)
-    MCNN_UPDATE_BODY(float, sqrtf)
-static void mcnn_update_double_base MCNN_UPDATE_ARGS(double)
-    MCNN_UPDATE_BODY(double, sqrt)
-
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define MCNN_DISPATCH 1
-__attribute__((target("avx2")))
-static void mcnn_update_float_avx2 MCNN_UPDATE_ARGS(float)
-    MCNN_UPDATE_BODY(float, sqrtf)
-__attribute__((target("avx2")))
-static void mcnn_update_double_avx2 MCNN_UPDATE_ARGS(double)
-    MCNN_UPDATE_BODY(double, sqrt)
-
 static inline int mcnn_has_avx2(void) {
     /* Asked once; concurrent first calls write the same answer. */
     static int answer = -1;
@@ -127,26 +114,27 @@ static inline int mcnn_has_avx2(void) {
     }
     return answer;
 }
+
+/* mcnn_update_<T>: the AVX2 build where the CPU has it, else the baseline. */
+#define MCNN_UPDATE(T, SQRT)                                                  \
+    static void mcnn_update_##T##_base MCNN_UPDATE_ARGS(T)                    \
+        MCNN_UPDATE_BODY(T, SQRT)                                             \
+    __attribute__((target("avx2")))                                           \
+    static void mcnn_update_##T##_avx2 MCNN_UPDATE_ARGS(T)                    \
+        MCNN_UPDATE_BODY(T, SQRT)                                             \
+    static inline void mcnn_update_##T MCNN_UPDATE_ARGS(T) {                  \
+        if (mcnn_has_avx2())                                                  \
+            mcnn_update_##T##_avx2(h, p, g, s1, s2, n, decay);                \
+        else                                                                  \
+            mcnn_update_##T##_base(h, p, g, s1, s2, n, decay);                \
+    }
+#else
+#define MCNN_UPDATE(T, SQRT)                                                  \
+    static inline void mcnn_update_##T MCNN_UPDATE_ARGS(T)                    \
+        MCNN_UPDATE_BODY(T, SQRT)
 #endif
 
-static inline void mcnn_update_float MCNN_UPDATE_ARGS(float) {
-#ifdef MCNN_DISPATCH
-    if (mcnn_has_avx2()) {
-        mcnn_update_float_avx2(h, p, g, s1, s2, n, decay);
-        return;
-    }
-#endif
-    mcnn_update_float_base(h, p, g, s1, s2, n, decay);
-}
-
-static inline void mcnn_update_double MCNN_UPDATE_ARGS(double) {
-#ifdef MCNN_DISPATCH
-    if (mcnn_has_avx2()) {
-        mcnn_update_double_avx2(h, p, g, s1, s2, n, decay);
-        return;
-    }
-#endif
-    mcnn_update_double_base(h, p, g, s1, s2, n, decay);
-}
+MCNN_UPDATE(float, sqrtf)
+MCNN_UPDATE(double, sqrt)
 
 #endif

@@ -318,9 +318,7 @@ class TrainingMixin:
         # non-finite.  Taken as each epoch starts (so a one-epoch call keeps
         # one copy), into the buffers of the state two epochs back.
         start_state = earlier_state = None
-        step_work = batch_size * sum(
-            a * b for a, b in zip(net.sizes[:-1], net.sizes[1:]))
-        n_threads = _n_threads() if step_work >= PARALLEL_STEP_MIN_WORK else 1
+        tuner = self._step_thread_tuner(batch_size)
         for _ in range(max_epochs):
             earlier_state, start_state = start_state, self._training_state(
                 out=earlier_state)
@@ -335,7 +333,7 @@ class TrainingMixin:
                     batch_size, self._params, grad, state_1, state_2,
                     self._running, workspace, self._solver_constants(lr), alpha,
                     self._steps, int(rng.randint(np.iinfo(np.int32).max)),
-                    n_threads,
+                    tuner,
                 )
             if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
                 if finite_batches == 0 and earlier_state is not None:
@@ -397,6 +395,21 @@ class TrainingMixin:
                     ConvergenceWarning,
                 )
         return best_params
+
+    def _step_thread_tuner(self, batch_size):
+        """The state with which the epoch loop chooses how many threads share
+        a step (:func:`sklearn_mcnn._network.new_tuner`), kept between calls
+        so that ``partial_fit`` goes on where the last call stopped; None
+        where steps are too small to share."""
+        sizes = self._net.sizes
+        work = batch_size * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        n_threads = _n_threads() if work >= PARALLEL_STEP_MIN_WORK else 1
+        if n_threads == 1:
+            return None
+        tuner = getattr(self, "_thread_tuner", None)
+        if tuner is None or sorted(tuner[:2]) != [1, n_threads]:
+            tuner = self._thread_tuner = _network.new_tuner(n_threads)
+        return tuner
 
     def _training_state(self, out=None):
         """A copy of what an epoch changes: weights, running statistics, the

@@ -617,12 +617,19 @@ def test_threaded_training_steps_equal_one_thread(monkeypatch, params, sparse):
         X = sp.csr_matrix(X)
     monkeypatch.setattr(_training, "PARALLEL_STEP_MIN_WORK", 0)
     coefs = {}
-    for n_threads in (1, 2, 3):
-        monkeypatch.setattr(_training, "_n_threads", lambda n=n_threads: n)
+    for n_threads in (1, 2, 3, "probing"):
+        monkeypatch.setattr(_training, "_n_threads",
+                            lambda n=n_threads: 2 if n == "probing" else n)
         est = MLPBackpropClassifier((130, 70), batch_size=40, max_iter=3,
                                     random_state=0, **params)
+        if n_threads == "probing":
+            # the step-thread tuner probes one thread after every step (and
+            # then ever more rarely), switching when the clock says so
+            est._thread_tuner = np.array([2.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
         coefs[n_threads] = _quiet_fit(est, X, y).coefs_
-    for n_threads in (2, 3):
+        if n_threads == "probing":
+            assert est._thread_tuner[2] > 1     # probes did run
+    for n_threads in (2, 3, "probing"):
         for a, b in zip(coefs[1], coefs[n_threads]):
             assert_array_equal(a, b)
 
