@@ -16,11 +16,17 @@ Design
   forward and backward passes in matrix form (``Z = A W + b``,
   ``dW = Aᵀ δ``, ``δ_prev = (δ Wᵀ) ∘ h'(a)``), the stable softmax cross
   entropy, batch normalisation with weighted batch statistics, inverted
-  dropout, and the optimiser step (``_optimizers.pxd``).
+  dropout, and the optimiser step (``_optimizers.pxd`` / ``.h``).  The layer
+  kernels work on a range of units, so the same code runs a whole layer or
+  one block of it.
 - Three Python entry points run whole loops without the GIL:
-  :func:`train_epoch` (one epoch of mini-batches), :func:`loss_grad`
-  (full-batch objective and gradient for L-BFGS and gradient checks) and
-  :func:`forward` (inference, in bounded chunks).
+  :func:`train_epoch` (one epoch of mini-batches, each step's blocks of
+  units shared by OpenMP threads, their number chosen by the clock),
+  :func:`loss_grad` (full-batch objective and gradient for L-BFGS and
+  gradient checks, chunks of rows shared by threads) and :func:`forward`
+  (inference, in bounded chunks of rows shared by threads).  Blocks and
+  chunks depend on the sizes only: the bits never depend on the thread
+  count.
 - CSR input is read through ``indptr`` in the first layer, never densified.
 
 Sample weights enter as ``bw_i = s_i / Σ_batch s``, so a batch gradient is
@@ -90,6 +96,7 @@ ctypedef struct Spec:
     Py_ssize_t x_off             # gathered dense input batch
     Py_ssize_t d0_off            # two delta buffers, capacity × max width
     Py_ssize_t d1_off
+    Py_ssize_t d2_off            # a third for training steps (-1: none)
     Py_ssize_t w_buf_off         # the batch's normalised sample weights
 
 
@@ -126,7 +133,7 @@ cdef class Network:
     cdef int activation, loss
     cdef Py_ssize_t[::1] _sizes, _w_off, _b_off, _g_off, _r_off
     cdef Py_ssize_t[::1] _a_off, _o_off, _m_off, _z_off, _s_off
-    cdef Py_ssize_t x_off, d0_off, d1_off, w_buf_off
+    cdef Py_ssize_t x_off, d0_off, d1_off, d2_off, w_buf_off
     cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
@@ -188,10 +195,12 @@ cdef class Network:
             self._inference_layouts[capacity] = net
         return net
 
-    def set_capacity(self, Py_ssize_t capacity, bint gather=False):
+    def set_capacity(self, Py_ssize_t capacity, bint gather=False,
+                     bint steps=False):
         """Lay out the scratch buffer for batches of up to ``capacity`` rows.
 
-        ``gather`` reserves room to gather shuffled dense input rows.
+        ``gather`` reserves room to gather shuffled dense input rows;
+        ``steps`` a third delta buffer, which `train_epoch` needs.
         Returns the number of elements the scratch buffer needs.
         """
         cdef Py_ssize_t l, n, off = 0, L = self.n_layers
@@ -220,6 +229,10 @@ cdef class Network:
         off += capacity * widest
         self.d1_off = off
         off += capacity * widest
+        self.d2_off = -1
+        if steps:
+            self.d2_off = off
+            off += capacity * widest
         self.w_buf_off = off
         off += capacity
         self.workspace_size = off
@@ -260,6 +273,7 @@ cdef class Network:
         s.x_off = self.x_off
         s.d0_off = self.d0_off
         s.d1_off = self.d1_off
+        s.d2_off = self.d2_off
         s.w_buf_off = self.w_buf_off
         return s
 
@@ -798,6 +812,56 @@ cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
     mcnn_restore_fpu(mode)
 
 
+cdef inline floating* delta_buffer(const Spec* s, floating* ws,
+                                   int l) noexcept nogil:
+    """Where δ_l lives during a training step: three buffers in turn, so
+    that layer l's gradient can read δ_l while δ_{l-2} is being computed."""
+    cdef int k = (s.n_layers - 1 - l) % 3
+    return ws + (s.d0_off if k == 0 else s.d1_off if k == 1 else s.d2_off)
+
+
+cdef inline Py_ssize_t n_step_blocks(const Spec* s, int l,
+                                     bint sparse) noexcept nogil:
+    """Blocks of layer l's gradient and update (0 for l = -1, one for CSR
+    input, whose rows scatter into every row of dW_0)."""
+    if l < 0:
+        return 0
+    return 1 if l == 0 and sparse else n_blocks(s.sizes[l])
+
+
+cdef void backward_region(const Spec* s, const Hyper* h, floating* params,
+                          floating* grad, floating* state_1, floating* state_2,
+                          double alpha, const Rows* rows, const floating* X,
+                          const floating* data, const int* indices,
+                          const int* indptr, bint sparse, floating* ws,
+                          int step_hi, int step_lo, int delta_l,
+                          int n_threads) noexcept nogil:
+    """One parallel region of a step's backward pass, its blocks shared by
+    the threads: the gradient and update of layers ``step_hi`` and
+    ``step_lo``, and layer ``delta_l``'s delta δ_{delta_l - 1} (-1: none).
+    The caller pairs tasks that touch different weights and deltas."""
+    cdef Py_ssize_t c, n_hi, n_lo, n_delta = 0, nb
+    n_hi = n_step_blocks(s, step_hi, sparse)
+    n_lo = n_step_blocks(s, step_lo, sparse)
+    if delta_l >= 0:
+        n_delta = n_blocks(s.sizes[delta_l])
+    nb = n_hi + n_lo + n_delta
+    for c in prange(nb, num_threads=min(n_threads, nb), schedule="dynamic"):
+        if c < n_hi:
+            step_block(s, step_hi, h, params, grad, state_1, state_2, alpha,
+                       rows, X, data, indices, indptr, sparse, ws,
+                       delta_buffer(s, ws, step_hi), c)
+        elif c < n_hi + n_lo:
+            step_block(s, step_lo, h, params, grad, state_1, state_2, alpha,
+                       rows, X, data, indices, indptr, sparse, ws,
+                       delta_buffer(s, ws, step_lo), c - n_hi)
+        else:
+            delta_block(s, delta_l, params, grad, ws,
+                        delta_buffer(s, ws, delta_l),
+                        delta_buffer(s, ws, delta_l - 1), rows.n,
+                        c - n_hi - n_lo)
+
+
 # --------------------------------------------------------------------------
 # How many threads share a step.  The results are the same bits with any
 # number, so the loop may choose by the clock: threads that meet at every
@@ -921,7 +985,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
     """
     cdef Spec s = net.spec()
     cdef Hyper h
-    cdef Py_ssize_t n = y.shape[0], start, c, nb
+    cdef Py_ssize_t n = y.shape[0], start
     cdef int l, L = net.n_layers
     cdef Rows rows
     cdef uint64_t rng = seed, key
@@ -935,9 +999,6 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef unsigned int fpu_mode
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
     cdef floating* W = &workspace[0]
-    cdef floating* D
-    cdef floating* Dp
-    cdef floating* tmp
     cdef Tuner tu
     cdef int n_threads
     cdef double tic
@@ -947,6 +1008,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef const int* Pp = iptr(indptr)
     if batch_size > net.capacity:
         raise ValueError("batch_size exceeds the network's capacity")
+    if net.d2_off < 0:
+        raise ValueError("lay the network out with set_capacity(..., steps=True)")
     h.solver = hyper["solver"]
     h.lr = hyper["lr"]
     h.momentum = hyper["momentum"]
@@ -993,24 +1056,21 @@ def train_epoch(Network net, const floating[:, ::1] X,
             t += 1
             h.bias_1 = 1.0 - h.beta_1 ** t
             h.bias_2 = 1.0 - h.beta_2 ** t
-            # backward, layer by layer: first the delta of the layer below
-            # (it reads W_l), then W_l's gradient and update, block by block
-            D = W + s.d0_off
-            Dp = W + s.d1_off
-            for l in range(L - 1, -1, -1):
-                if l > 0:
-                    nb = n_blocks(s.sizes[l])
-                    for c in prange(nb, num_threads=min(n_threads, nb),
-                                    schedule="dynamic"):
-                        delta_block(&s, l, P, G, W, D, Dp, rows.n, c)
-                nb = 1 if l == 0 and sparse else n_blocks(s.sizes[l])
-                for c in prange(nb, num_threads=min(n_threads, nb),
-                                schedule="dynamic"):
-                    step_block(&s, l, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
-                               Ip, Pp, sparse, W, D, c)
-                tmp = D
-                D = Dp
-                Dp = tmp
+            # backward in L regions: δ_{L-2} first, then layer l's gradient
+            # and update beside δ_{l-2} (they touch different weights and
+            # deltas), last the updates of layers 1 and 0 together
+            if L == 1:
+                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
+                                Ip, Pp, sparse, W, 0, -1, -1, n_threads)
+            else:
+                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
+                                Ip, Pp, sparse, W, -1, -1, L - 1, n_threads)
+                for l in range(L - 1, 1, -1):
+                    backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp,
+                                    Dt, Ip, Pp, sparse, W, l, -1, l - 1,
+                                    n_threads)
+                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
+                                Ip, Pp, sparse, W, 1, 0, -1, n_threads)
             tuner_record(&tu, mcnn_now() - tic)
         mcnn_restore_fpu(fpu_mode)
     if tuner is not None:

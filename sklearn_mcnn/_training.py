@@ -287,7 +287,8 @@ class TrainingMixin:
         # the result does not depend on the order of the rows.
         shuffled = self.shuffle and batch_size < n
         gather = shuffled and not train.sparse
-        workspace = np.empty(net.set_capacity(batch_size, gather), dtype=data.dtype)
+        workspace = np.empty(net.set_capacity(batch_size, gather, steps=True),
+                             dtype=data.dtype)
         if self._opt_state is None or self._opt_state[0] != self.solver:
             self._opt_state = (self.solver, np.zeros_like(self._params),
                                np.zeros_like(self._params))
