@@ -2,10 +2,11 @@
  *
  * Weights that decay towards zero (L2 with Adam, say) become subnormal
  * numbers, and arithmetic on subnormals is many times slower on x86.  The
- * training loop turns on flush-to-zero and denormals-are-zero for its own
- * thread while it runs and restores the caller's mode afterwards; the
- * weights it writes are therefore never subnormal, so BLAS worker threads,
- * which do not inherit the flag, never see subnormal weights either.
+ * flag is per thread and worker threads do not inherit it, so the training
+ * loop turns on flush-to-zero and denormals-are-zero in its own thread for
+ * the epoch, and each worker thread for each block of a step it takes,
+ * restoring the previous mode afterwards (the threads of OpenMP's pool may
+ * run other code later).  The weights are therefore never subnormal.
  */
 #ifndef MCNN_FPU_H
 #define MCNN_FPU_H
