@@ -97,6 +97,8 @@ ctypedef struct Spec:
     Py_ssize_t d0_off            # two delta buffers, capacity × max width
     Py_ssize_t d1_off
     Py_ssize_t d2_off            # a third for training steps (-1: none)
+    Py_ssize_t g_blk_off         # per-thread buffers of a block's weight
+    Py_ssize_t g_blk_size        # gradient, for training steps
     Py_ssize_t w_buf_off         # the batch's normalised sample weights
 
 
@@ -134,6 +136,8 @@ cdef class Network:
     cdef Py_ssize_t[::1] _sizes, _w_off, _b_off, _g_off, _r_off
     cdef Py_ssize_t[::1] _a_off, _o_off, _m_off, _z_off, _s_off
     cdef Py_ssize_t x_off, d0_off, d1_off, d2_off, w_buf_off
+    cdef Py_ssize_t g_blk_off, g_blk_size
+    cdef readonly int step_threads
     cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
@@ -196,12 +200,14 @@ cdef class Network:
         return net
 
     def set_capacity(self, Py_ssize_t capacity, bint gather=False,
-                     bint steps=False):
+                     int step_threads=0):
         """Lay out the scratch buffer for batches of up to ``capacity`` rows.
 
         ``gather`` reserves room to gather shuffled dense input rows;
-        ``steps`` a third delta buffer, which `train_epoch` needs.
-        Returns the number of elements the scratch buffer needs.
+        ``step_threads`` lays out what `train_epoch` needs for steps shared
+        by up to that many threads (a third delta buffer, and a block
+        gradient buffer per thread).  Returns the number of elements the
+        scratch buffer needs.
         """
         cdef Py_ssize_t l, n, off = 0, L = self.n_layers
         cdef Py_ssize_t widest = max(self.sizes[1:])
@@ -230,9 +236,17 @@ cdef class Network:
         self.d1_off = off
         off += capacity * widest
         self.d2_off = -1
-        if steps:
+        self.step_threads = max(step_threads, 0)
+        self.g_blk_off = off
+        self.g_blk_size = 0
+        if step_threads > 0:
             self.d2_off = off
             off += capacity * widest
+            self.g_blk_off = off
+            for l in range(L):
+                n = block_width(self._sizes[l]) * self._sizes[l + 1]
+                self.g_blk_size = max(self.g_blk_size, n)
+            off += step_threads * self.g_blk_size
         self.w_buf_off = off
         off += capacity
         self.workspace_size = off
@@ -274,6 +288,8 @@ cdef class Network:
         s.d0_off = self.d0_off
         s.d1_off = self.d1_off
         s.d2_off = self.d2_off
+        s.g_blk_off = self.g_blk_off
+        s.g_blk_size = self.g_blk_size
         s.w_buf_off = self.w_buf_off
         return s
 
@@ -546,16 +562,16 @@ cdef void layer_delta(const Spec* s, int l, const floating* params,
         batch_norm_backward(s, l - 1, params, grad, ws, Dp, n, c0, c1)
 
 
-cdef void layer_grad(const Spec* s, int l, floating* grad, const Rows* rows,
+cdef void layer_grad(const Spec* s, int l, floating* dW, const Rows* rows,
                      const floating* X, const floating* data,
                      const int* indices, const int* indptr, bint sparse,
                      floating* ws, const floating* D, bint accumulate,
                      Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
     """Rows ``k0:k1`` (input units) of layer l's weight gradient
-    ``dW = Aᵀ δ``, added to ``grad`` when ``accumulate``.  CSR input (layer
-    0) takes all rows at once."""
+    ``dW = Aᵀ δ`` into ``dW`` (row ``k0`` first, rows of the layer's
+    width), added to it when ``accumulate``.  CSR input (layer 0) takes all
+    rows at once."""
     cdef Py_ssize_t i, k, r, n = rows.n, m = s.sizes[l + 1], n_in = s.sizes[l]
-    cdef floating* dW = grad + s.w_off[l]
     cdef const floating* A
     if l == 0 and sparse:
         if not accumulate:
@@ -568,7 +584,7 @@ cdef void layer_grad(const Spec* s, int l, floating* grad, const Rows* rows,
     A = dense_batch(s, rows, X, ws, False) if l == 0 else ws + s.o_off[l - 1]
     gemm(c'T', c'N', <int> (k1 - k0), <int> m, <int> n, <floating> 1.0, A + k0,
          <int> n_in, D, <int> m, <floating> (1.0 if accumulate else 0.0),
-         dW + k0 * m, <int> m)
+         dW, <int> m)
 
 
 cdef void bias_grad(const Spec* s, int l, floating* grad, const floating* D,
@@ -585,12 +601,13 @@ cdef void bias_grad(const Spec* s, int l, floating* grad, const floating* D,
 
 
 cdef inline void weight_update(const Spec* s, int l, const Hyper* h,
-                               floating* P, const floating* G, floating* S1,
+                               floating* P, const floating* dW, floating* S1,
                                floating* S2, double alpha, Py_ssize_t k0,
                                Py_ssize_t k1) noexcept nogil:
-    """One optimiser step on rows ``k0:k1`` of ``W_l``, with the L2 term."""
+    """One optimiser step on rows ``k0:k1`` of ``W_l``, with the L2 term,
+    given their gradient ``dW`` (row ``k0`` first)."""
     cdef Py_ssize_t m = s.sizes[l + 1], o = s.w_off[l] + k0 * m
-    update(h, P + o, G + o, S1 + o, S2 + o, (k1 - k0) * m, alpha)
+    update(h, P + o, dW, S1 + o, S2 + o, (k1 - k0) * m, alpha)
 
 
 cdef inline void bias_update(const Spec* s, int l, const Hyper* h,
@@ -730,8 +747,8 @@ cdef void backward_pass(const Spec* s, const floating* params,
     cdef floating* Dp = ws + s.d1_off
     cdef floating* tmp
     for l in range(s.n_layers - 1, -1, -1):
-        layer_grad(s, l, grad, rows, X, data, indices, indptr, sparse, ws, D,
-                   accumulate, 0, s.sizes[l])
+        layer_grad(s, l, grad + s.w_off[l], rows, X, data, indices, indptr,
+                   sparse, ws, D, accumulate, 0, s.sizes[l])
         bias_grad(s, l, grad, D, rows.n, accumulate)
         if l == 0:
             break
@@ -793,22 +810,26 @@ cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
                      double alpha, const Rows* rows, const floating* X,
                      const floating* data, const int* indices,
                      const int* indptr, bint sparse, floating* ws,
-                     const floating* D, Py_ssize_t c) noexcept nogil:
+                     const floating* D, Py_ssize_t c, int thread) noexcept nogil:
     """Block c of layer l's gradient, then its update while the gradient is
     still in this core's cache.  Blocks are rows of ``W_l`` (input units),
     contiguous in memory, so threads never write to the same cache lines;
-    block 0 also does the intercept (and batch norm's γ, β)."""
+    each thread computes its blocks' gradients in its own small buffer (CSR
+    input's single block of layer 0 in ``grad``).  Block 0 also does the
+    intercept (and batch norm's γ, β), whose gradients are in ``grad``."""
     cdef unsigned int mode = mcnn_flush_subnormals()
     cdef Py_ssize_t n_in = s.sizes[l], w = block_width(n_in)
     cdef Py_ssize_t k0 = c * w, k1 = min(k0 + w, n_in)
+    cdef floating* dW = ws + s.g_blk_off + thread * s.g_blk_size
     if l == 0 and sparse:       # CSR rows scatter into every row of dW
         k0, k1 = 0, n_in
+        dW = grad + s.w_off[0]
     if c == 0:
         bias_grad(s, l, grad, D, rows.n, False)
         bias_update(s, l, h, params, grad, state_1, state_2)
-    layer_grad(s, l, grad, rows, X, data, indices, indptr, sparse, ws, D,
+    layer_grad(s, l, dW, rows, X, data, indices, indptr, sparse, ws, D,
                False, k0, k1)
-    weight_update(s, l, h, params, grad, state_1, state_2, alpha, k0, k1)
+    weight_update(s, l, h, params, dW, state_1, state_2, alpha, k0, k1)
     mcnn_restore_fpu(mode)
 
 
@@ -841,20 +862,22 @@ cdef void backward_region(const Spec* s, const Hyper* h, floating* params,
     ``step_lo``, and layer ``delta_l``'s delta δ_{delta_l - 1} (-1: none).
     The caller pairs tasks that touch different weights and deltas."""
     cdef Py_ssize_t c, n_hi, n_lo, n_delta = 0, nb
+    cdef int thread
     n_hi = n_step_blocks(s, step_hi, sparse)
     n_lo = n_step_blocks(s, step_lo, sparse)
     if delta_l >= 0:
         n_delta = n_blocks(s.sizes[delta_l])
     nb = n_hi + n_lo + n_delta
     for c in prange(nb, num_threads=min(n_threads, nb), schedule="dynamic"):
+        thread = threadid()
         if c < n_hi:
             step_block(s, step_hi, h, params, grad, state_1, state_2, alpha,
                        rows, X, data, indices, indptr, sparse, ws,
-                       delta_buffer(s, ws, step_hi), c)
+                       delta_buffer(s, ws, step_hi), c, thread)
         elif c < n_hi + n_lo:
             step_block(s, step_lo, h, params, grad, state_1, state_2, alpha,
                        rows, X, data, indices, indptr, sparse, ws,
-                       delta_buffer(s, ws, step_lo), c - n_hi)
+                       delta_buffer(s, ws, step_lo), c - n_hi, thread)
         else:
             delta_block(s, delta_l, params, grad, ws,
                         delta_buffer(s, ws, delta_l),
@@ -1008,8 +1031,9 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef const int* Pp = iptr(indptr)
     if batch_size > net.capacity:
         raise ValueError("batch_size exceeds the network's capacity")
-    if net.d2_off < 0:
-        raise ValueError("lay the network out with set_capacity(..., steps=True)")
+    if net.step_threads < 1:
+        raise ValueError("lay the network out with set_capacity(..., "
+                         "step_threads=n)")
     h.solver = hyper["solver"]
     h.lr = hyper["lr"]
     h.momentum = hyper["momentum"]
@@ -1025,8 +1049,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
     if tuner is not None:
         if tuner.shape[0] != TUNER_SIZE:
             raise ValueError(f"tuner must have {TUNER_SIZE} entries")
-        tu.threads = max(1, <int> tuner[0])
-        tu.other = max(1, <int> tuner[1])
+        tu.threads = min(max(1, <int> tuner[0]), net.step_threads)
+        tu.other = min(max(1, <int> tuner[1]), net.step_threads)
         tu.every = <Py_ssize_t> tuner[2]
         tu.countdown = <Py_ssize_t> tuner[3]
         tu.probing = <Py_ssize_t> tuner[4]

@@ -287,7 +287,9 @@ class TrainingMixin:
         # the result does not depend on the order of the rows.
         shuffled = self.shuffle and batch_size < n
         gather = shuffled and not train.sparse
-        workspace = np.empty(net.set_capacity(batch_size, gather, steps=True),
+        tuner = self._step_thread_tuner(batch_size)
+        step_threads = 1 if tuner is None else int(max(tuner[:2]))
+        workspace = np.empty(net.set_capacity(batch_size, gather, step_threads),
                              dtype=data.dtype)
         if self._opt_state is None or self._opt_state[0] != self.solver:
             self._opt_state = (self.solver, np.zeros_like(self._params),
@@ -295,12 +297,13 @@ class TrainingMixin:
             self._steps = 0
         max_epochs = 1 if incremental else self.max_iter
         best_params = self._epochs(train, val, rng, incremental, callbacks,
-                                   shuffled, batch_size, workspace, max_epochs)
+                                   shuffled, batch_size, workspace, tuner,
+                                   max_epochs)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
     def _epochs(self, train, val, rng, incremental, callbacks, shuffled,
-                batch_size, workspace, max_epochs):
+                batch_size, workspace, tuner, max_epochs):
         """The epoch loop of :meth:`_fit_stochastic`; returns the best
         (parameters, running statistics) with early stopping, else None."""
         net = self._net
@@ -319,7 +322,6 @@ class TrainingMixin:
         # non-finite.  Taken as each epoch starts (so a one-epoch call keeps
         # one copy), into the buffers of the state two epochs back.
         start_state = earlier_state = None
-        tuner = self._step_thread_tuner(batch_size)
         for _ in range(max_epochs):
             earlier_state, start_state = start_state, self._training_state(
                 out=earlier_state)

@@ -113,7 +113,7 @@ def test_dropout_rate_is_respected():
     X = rng.normal(size=(400, 3))
     y = (np.arange(400) % 2).astype(np.int32)
     net = Network((3, 50, 2), activation="identity", dropout=0.3)
-    ws = np.empty(net.set_capacity(400, steps=True), dtype=np.float64)
+    ws = np.empty(net.set_capacity(400, step_threads=1), dtype=np.float64)
     params = rng.normal(size=net.n_params)
     zeros = np.zeros(net.n_params)
     empty = np.empty(0)

@@ -409,7 +409,7 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
     grad = np.empty_like(params)
     state_1, state_2 = np.zeros_like(params), np.zeros_like(params)
     running = np.zeros(net.n_running)
-    workspace = np.empty(net.set_capacity(N_SAMPLES, steps=True))
+    workspace = np.empty(net.set_capacity(N_SAMPLES, step_threads=1))
     order = np.arange(N_SAMPLES, dtype=np.intp)
     t = 0
     for step in range(1, n_steps + 1):
