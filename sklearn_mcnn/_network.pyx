@@ -732,6 +732,16 @@ cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
     return total
 
 
+cdef inline floating* delta_buffer(const Spec* s, floating* ws,
+                                   int l) noexcept nogil:
+    """Where δ_l lives: δ_out in d0, then the delta buffers in turn, three
+    when laid out for training steps (so that layer l's gradient can read
+    δ_l while δ_{l-2} is being computed), else two."""
+    cdef int n_buffers = 3 if s.d2_off >= 0 else 2
+    cdef int k = (s.n_layers - 1 - l) % n_buffers
+    return ws + (s.d0_off if k == 0 else s.d1_off if k == 1 else s.d2_off)
+
+
 cdef void backward_pass(const Spec* s, const floating* params,
                         floating* grad, const Rows* rows, const floating* X,
                         const floating* data, const int* indices,
@@ -743,19 +753,15 @@ cdef void backward_pass(const Spec* s, const floating* params,
     overwriting it (full-batch gradients over row chunks).
     """
     cdef int l
-    cdef floating* D = ws + s.d0_off
-    cdef floating* Dp = ws + s.d1_off
-    cdef floating* tmp
+    cdef floating* D
     for l in range(s.n_layers - 1, -1, -1):
+        D = delta_buffer(s, ws, l)
         layer_grad(s, l, grad + s.w_off[l], rows, X, data, indices, indptr,
                    sparse, ws, D, accumulate, 0, s.sizes[l])
         bias_grad(s, l, grad, D, rows.n, accumulate)
-        if l == 0:
-            break
-        layer_delta(s, l, params, grad, ws, D, Dp, rows.n, 0, s.sizes[l])
-        tmp = D
-        D = Dp
-        Dp = tmp
+        if l > 0:
+            layer_delta(s, l, params, grad, ws, D, delta_buffer(s, ws, l - 1),
+                        rows.n, 0, s.sizes[l])
 
 
 cdef double batch_weights(const Spec* s, const Rows* rows, const double* sw,
@@ -831,14 +837,6 @@ cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
                False, k0, k1)
     weight_update(s, l, h, params, dW, state_1, state_2, alpha, k0, k1)
     mcnn_restore_fpu(mode)
-
-
-cdef inline floating* delta_buffer(const Spec* s, floating* ws,
-                                   int l) noexcept nogil:
-    """Where δ_l lives during a training step: three buffers in turn, so
-    that layer l's gradient can read δ_l while δ_{l-2} is being computed."""
-    cdef int k = (s.n_layers - 1 - l) % 3
-    return ws + (s.d0_off if k == 0 else s.d1_off if k == 1 else s.d2_off)
 
 
 cdef inline Py_ssize_t n_step_blocks(const Spec* s, int l,

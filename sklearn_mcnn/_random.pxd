@@ -26,4 +26,5 @@ cdef inline uint64_t splitmix64(uint64_t* state) noexcept nogil:
 cdef inline double uniform_at(uint64_t seed, uint64_t k) noexcept nogil:
     """The ``k``-th uniform double in [0, 1) (53 random bits) of the stream
     seeded with ``seed``."""
-    return (mix64(seed + (k + 1) * <uint64_t> 0x9E3779B97F4A7C15ULL) >> 11) * (1.0 / 9007199254740992.0)
+    cdef uint64_t z = mix64(seed + (k + 1) * <uint64_t> 0x9E3779B97F4A7C15ULL)
+    return (z >> 11) * (1.0 / 9007199254740992.0)
