@@ -30,6 +30,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _network
+from ._checkpoint import restore_on_failure
 from ._network import Network
 from ._training import (
     CHUNK_ROWS,
@@ -116,6 +117,7 @@ class BaseNetworkClassifier(
 
     # ------------------------------------------------------------------- fit
 
+    @restore_on_failure
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -138,10 +140,18 @@ class BaseNetworkClassifier(
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid input, and when the training loss becomes non-finite
+            or explodes (the message names the learning rate).  A call that
+            raises leaves the estimator exactly as it was before the call.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False)
 
     @available_if(_stochastic)
+    @restore_on_failure
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -167,12 +177,25 @@ class BaseNetworkClassifier(
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`fit`; a call that raises leaves the estimator exactly as
+            it was before the call.
         """
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=True, classes=classes
         )
 
     def _validate_training_data(self, X, y, sample_weight, incremental, classes):
+        """Everything ``fit`` needs, validated, into locals: X, the classes,
+        y as indices into them, and the sample weights (× class weights).
+
+        Sets no fitted attribute but ``n_features_in_`` and
+        ``feature_names_in_`` (scikit-learn's ``validate_data`` does), which
+        the fit transaction restores if the call fails.
+        """
         first_call = not (incremental and hasattr(self, "classes_"))
         X, y = validate_data(
             self,
@@ -190,65 +213,70 @@ class BaseNetworkClassifier(
                     raise ValueError(
                         "classes must be passed on the first call to partial_fit."
                     )
-                self.classes_ = np.unique(np.asarray(classes))
-            elif classes is not None and not np.array_equal(
+                all_classes = np.unique(np.asarray(classes))
+            else:
+                all_classes = self.classes_
+            if not first_call and classes is not None and not np.array_equal(
                 self.classes_, np.unique(np.asarray(classes))
             ):
                 raise ValueError(
                     f"`classes={classes!r}` is not the same as on the first call "
                     f"to partial_fit, which was {self.classes_!r}."
                 )
-            unknown = np.setdiff1d(np.unique(y), self.classes_)
+            unknown = np.setdiff1d(np.unique(y), all_classes)
             if unknown.size:
                 raise ValueError(
                     f"y contains labels {unknown.tolist()} that are not in "
-                    f"classes {self.classes_.tolist()}."
+                    f"classes {all_classes.tolist()}."
                 )
         else:
-            classes_ = np.unique(y)
+            all_classes = np.unique(y)
             if (
                 self.warm_start
                 and hasattr(self, "classes_")
-                and not np.array_equal(classes_, self.classes_)
+                and not np.array_equal(all_classes, self.classes_)
             ):
                 raise ValueError(
                     "warm_start can only be used where `y` has the same classes "
                     f"as in the previous call to fit. Previously got "
-                    f"{self.classes_}, `y` has {classes_}."
+                    f"{self.classes_}, `y` has {all_classes}."
                 )
-            self.classes_ = classes_
-        if self.classes_.size < 2:
+        if all_classes.size < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in "
                 f"the data, but the data contains only one class: "
-                f"{self.classes_[0]!r}."
+                f"{all_classes[0]!r}."
             )
-        y_index = np.searchsorted(self.classes_, y)
+        y_index = np.searchsorted(all_classes, y)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         if self.class_weight is not None:
             present = np.unique(y)
             cw = compute_class_weight(self.class_weight, classes=present, y=y)
-            weights = np.ones(self.classes_.size)
-            weights[np.searchsorted(self.classes_, present)] = cw
+            weights = np.ones(all_classes.size)
+            weights[np.searchsorted(all_classes, present)] = cw
             sample_weight = sample_weight * weights[y_index]
         if not np.any(sample_weight > 0):
             raise ValueError("The sample weights are all zero: there is nothing "
                              "to learn from.")
-        return X, y, y_index, sample_weight
+        return X, all_classes, y_index, sample_weight
 
     def _fit(self, X, y, sample_weight, incremental, classes=None):
-        X, y, y_index, sample_weight = self._validate_training_data(
-            X, y, sample_weight, incremental, classes
-        )
+        """Validate, then train.  Runs inside the fit transaction
+        (:func:`~sklearn_mcnn._checkpoint.restore_on_failure`): whatever
+        raises, before or during training, the estimator is restored."""
         if self.solver == "lbfgs" and self._network_options()["dropout"] > 0:
             raise ValueError(
                 "dropout needs a stochastic solver: with solver='lbfgs' the "
                 "objective must be deterministic. Use solver='adam' or 'sgd'."
             )
+        X, classes, y_index, sample_weight = self._validate_training_data(
+            X, y, sample_weight, incremental, classes
+        )
         rng = check_random_state(self.random_state)
-        n_outputs = self.classes_.size
+        self.classes_ = classes
+        n_outputs = classes.size
         sizes = (X.shape[1], *self._hidden_layer_sizes(), n_outputs)
         reuse = (
             (incremental or self.warm_start)
@@ -267,13 +295,13 @@ class BaseNetworkClassifier(
         callbacks = _CallbackContext(
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
         )
-        try:
-            if self.solver == "lbfgs":
-                self._fit_lbfgs(data, callbacks)
-            else:
-                self._fit_stochastic(data, rng, incremental, callbacks)
-        finally:
-            self._set_public_attributes()
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(data, callbacks)
+        else:
+            self._fit_stochastic(data, rng, incremental, callbacks)
+        if not incremental:
+            self._warn_if_worse_than_chance(data)
+        self._set_public_attributes()
         callbacks.close()
         return self
 
@@ -343,7 +371,7 @@ class BaseNetworkClassifier(
         net = self._net.inference_layout(n, CHUNK_ROWS)
         n_threads = _n_threads() if n > CHUNK_ROWS else 1
         with _single_threaded_blas(n_threads > 1):
-            _network.forward(net, *_as_kernel_input(X), self._params,
+            _network.forward(net, _as_kernel_input(X), self._params,
                              self._running, out, probabilities, n_threads)
         if np.isnan(out).any():
             raise ValueError(

@@ -333,6 +333,143 @@ ctypedef struct Rows:
     Py_ssize_t n                # number of rows in the batch
 
 
+cdef const void* address(a) except? NULL:
+    """Where the float32/float64 values of the C-contiguous array ``a``
+    start (NULL when it is empty)."""
+    cdef const float[::1] a32
+    cdef const double[::1] a64
+    a = a.reshape(-1)
+    if a.shape[0] == 0:
+        return NULL
+    if a.dtype == np.float32:
+        a32 = a
+        return &a32[0]
+    a64 = a
+    return &a64[0]
+
+
+cdef class Inputs:
+    """Input rows as the kernels read them: a dense C-ordered matrix or
+    CSR arrays, validated once.
+
+    The constructor checks everything a kernel relies on to stay inside the
+    arrays: dtype (float32 or float64), C order, and for CSR an ``indptr``
+    of ``n_rows + 1`` non-decreasing offsets within the stored values and
+    column indices in ``[0, n_features)``.  The entry points then check the
+    inputs against the network (width, dtype) before any ``nogil`` loop.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features) or scipy.sparse CSR matrix
+        float32 or float64.  Sparse input keeps its arrays (its indices as
+        int32, converted once if needed); nothing is densified.
+    """
+
+    cdef readonly Py_ssize_t n_rows, n_features
+    cdef readonly bint sparse
+    cdef readonly object dtype
+    cdef Py_ssize_t itemsize
+    cdef const void* X            # dense rows, or NULL
+    cdef const void* data         # CSR values, or NULL
+    cdef const int* indices
+    cdef const int* indptr
+    cdef object _arrays           # keeps the memory alive
+
+    def __init__(self, X):
+        cdef const int[::1] indices, indptr
+        cdef Py_ssize_t i, nnz
+        cdef bint ok = True
+        if hasattr(X, "tocsr"):
+            if X.format != "csr":
+                raise ValueError(f"sparse input must be CSR, not {X.format}")
+            data = X.data
+            if X.nnz >= np.iinfo(np.int32).max:
+                raise ValueError("CSR input with 2**31 or more stored values "
+                                 "is not supported.")
+            self._check_dtype(data.dtype)
+            data = np.ascontiguousarray(data)
+            indices_array = np.ascontiguousarray(X.indices, dtype=np.int32)
+            indptr_array = np.ascontiguousarray(X.indptr, dtype=np.int32)
+            indices, indptr = indices_array, indptr_array
+            self.n_rows, self.n_features = X.shape
+            nnz = data.shape[0]
+            if indptr.shape[0] != self.n_rows + 1 or indices.shape[0] < nnz:
+                raise ValueError("malformed CSR input: indptr must have "
+                                 "n_rows + 1 entries and indices one per value")
+            with nogil:
+                ok = indptr[0] >= 0 and indptr[self.n_rows] <= nnz
+                for i in range(self.n_rows):
+                    ok = ok and indptr[i] <= indptr[i + 1]
+                for i in range(indptr[0], indptr[self.n_rows] if ok else 0):
+                    ok = ok and 0 <= indices[i] < self.n_features
+            if not ok:
+                raise ValueError("malformed CSR input: indptr must be "
+                                 "non-decreasing offsets within the stored "
+                                 "values, and column indices within "
+                                 "[0, n_features)")
+            self.sparse = True
+            self.X = NULL
+            self.data = address(data)
+            self.indices = &indices[0] if indices.shape[0] > 0 else NULL
+            self.indptr = &indptr[0]
+            self._arrays = (data, indices_array, indptr_array)
+        else:
+            if not isinstance(X, np.ndarray) or X.ndim != 2:
+                raise ValueError("dense input must be a 2-D ndarray")
+            if not X.flags.c_contiguous:
+                raise ValueError("dense input must be C-contiguous")
+            self._check_dtype(X.dtype)
+            self.n_rows, self.n_features = X.shape
+            self.sparse = False
+            self.X = address(X)
+            self.data = NULL
+            self.indices = self.indptr = NULL
+            self._arrays = X
+
+    def _check_dtype(self, dtype):
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"input must be float32 or float64, not {dtype}")
+        self.dtype = np.dtype(dtype)
+        self.itemsize = self.dtype.itemsize
+
+
+cdef check_inputs(Network net, Inputs rows, Py_ssize_t itemsize):
+    """The inputs fit the network: its width, the parameters' dtype."""
+    if rows.n_features != net.sizes[0]:
+        raise ValueError(f"the input has {rows.n_features} features, the "
+                         f"network {net.sizes[0]} inputs")
+    if rows.itemsize != itemsize:
+        raise ValueError(f"the input is {rows.dtype}, the parameters "
+                         f"{'float32' if itemsize == 4 else 'float64'}")
+
+
+cdef check_model(Network net, Py_ssize_t n_params, Py_ssize_t n_running):
+    if n_params != net.n_params or n_running != net.n_running:
+        raise ValueError(f"the network has {net.n_params} parameters and "
+                         f"{net.n_running} running statistics; got arrays of "
+                         f"{n_params} and {n_running}")
+
+
+cdef check_targets(Network net, Inputs rows, const int[::1] y,
+                   const double[::1] sw):
+    """One class index in ``[0, n_outputs)`` and one weight per row."""
+    cdef Py_ssize_t i, C = net.sizes[net.n_layers]
+    cdef bint ok = True
+    if y.shape[0] != rows.n_rows or sw.shape[0] != rows.n_rows:
+        raise ValueError(f"{rows.n_rows} rows but {y.shape[0]} labels and "
+                         f"{sw.shape[0]} sample weights")
+    with nogil:
+        for i in range(y.shape[0]):
+            ok = ok and 0 <= y[i] < C
+    if not ok:
+        raise ValueError(f"class indices must be in [0, {C})")
+
+
+cdef check_length(str name, Py_ssize_t n, Py_ssize_t expected):
+    if n != expected:
+        raise ValueError(f"{name} has {n} entries, the network needs {expected}")
+
+
 cdef inline Py_ssize_t row_id(const Rows* r, Py_ssize_t i) noexcept nogil:
     return r.index[i] if r.index != NULL else r.start + i
 
@@ -784,15 +921,7 @@ cdef double batch_weights(const Spec* s, const Rows* rows, const double* sw,
 # Python entry points
 # --------------------------------------------------------------------------
 
-cdef inline const floating* ptr2(const floating[:, ::1] a) noexcept nogil:
-    return &a[0, 0] if a.shape[0] > 0 and a.shape[1] > 0 else NULL
-
-
 cdef inline const floating* ptr1(const floating[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
-
-
-cdef inline const int* iptr(const int[::1] a) noexcept nogil:
     return &a[0] if a.shape[0] > 0 else NULL
 
 
@@ -947,9 +1076,7 @@ def new_tuner(int n_threads):
     return np.array([n_threads, 1, PROBE_EVERY, PROBE_EVERY, 0, 0.0, 0.0])
 
 
-def train_epoch(Network net, const floating[:, ::1] X,
-                const floating[::1] data, const int[::1] indices,
-                const int[::1] indptr, bint sparse, const int[::1] y,
+def train_epoch(Network net, Inputs inputs, const int[::1] y,
                 const double[::1] sw, const Py_ssize_t[::1] order,
                 bint shuffled, Py_ssize_t batch_size, floating[::1] params,
                 floating[::1] grad, floating[::1] state_1,
@@ -969,8 +1096,8 @@ def train_epoch(Network net, const floating[:, ::1] X,
     ----------
     net : Network
         Its capacity must be at least ``batch_size``.
-    X, data, indices, indptr, sparse
-        Dense rows (C order), or CSR arrays when ``sparse``.
+    inputs : Inputs
+        The rows, dense or CSR.
     y : int32 array
         Class indices.
     sw : float64 array
@@ -983,7 +1110,11 @@ def train_epoch(Network net, const floating[:, ::1] X,
         running statistics, scratch buffer.
     hyper : dict
         Solver constants: ``solver`` (int), ``lr``, ``momentum``,
-        ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``.
+        ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``; and the
+        divergence guard: a batch whose weighted mean loss exceeds
+        ``max_loss``, or ``loss_growth × max(loss_floor, first)`` where
+        ``first`` is the mean loss of the epoch's first weighted batch, ends
+        the epoch before its update, as a non-finite loss does.
     alpha : float
         L2 penalty.
     t : int
@@ -1000,9 +1131,13 @@ def train_epoch(Network net, const floating[:, ::1] X,
     t : int
         Updated step count.
     n_batches : int
-        Number of batches whose loss was finite.  When it is short of the
-        epoch's batch count, the next batch's loss was non-finite and the
-        epoch stopped there, before updating with it.
+        Number of batches whose loss passed the guard.  When it is short of
+        the epoch's batch count, the next batch's loss was non-finite or
+        beyond the bound, and the epoch stopped there, before updating.
+    first_loss : float
+        Mean loss of the epoch's first batch of positive weight (-1: none).
+    stop_loss : float
+        Mean loss of the batch that stopped the epoch (0 if none did).
     """
     cdef Spec s = net.spec()
     cdef Hyper h
@@ -1010,7 +1145,11 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef int l, L = net.n_layers
     cdef Rows rows
     cdef uint64_t rng = seed, key
-    cdef double loss_sum = 0, batch_total, batch_loss
+    cdef double loss_sum = 0, batch_total, batch_loss, mean_loss
+    cdef double first_loss = -1, stop_loss = 0
+    cdef double max_loss = hyper["max_loss"]
+    cdef double loss_growth = hyper["loss_growth"]
+    cdef double loss_floor = hyper["loss_floor"]
     cdef bint finite = True
     cdef floating* P = &params[0]
     cdef floating* G = &grad[0]
@@ -1023,12 +1162,30 @@ def train_epoch(Network net, const floating[:, ::1] X,
     cdef Tuner tu
     cdef int n_threads
     cdef double tic
-    cdef const floating* Xp = ptr2(X)
-    cdef const floating* Dt = ptr1(data)
-    cdef const int* Ip = iptr(indices)
-    cdef const int* Pp = iptr(indptr)
-    if batch_size > net.capacity:
-        raise ValueError("batch_size exceeds the network's capacity")
+    cdef const floating* Xp = <const floating*> inputs.X
+    cdef const floating* Dt = <const floating*> inputs.data
+    cdef const int* Ip = inputs.indices
+    cdef const int* Pp = inputs.indptr
+    cdef bint sparse = inputs.sparse
+    cdef bint ok = True
+    check_inputs(net, inputs, sizeof(floating))
+    check_targets(net, inputs, y, sw)
+    check_model(net, params.shape[0], running.shape[0])
+    check_length("grad", grad.shape[0], net.n_params)
+    check_length("state_1", state_1.shape[0], net.n_params)
+    check_length("state_2", state_2.shape[0], net.n_params)
+    if workspace.shape[0] < net.workspace_size:
+        raise ValueError("the workspace is smaller than the network's layout")
+    if order.shape[0] != n:
+        raise ValueError(f"order has {order.shape[0]} entries for {n} rows")
+    if shuffled:
+        with nogil:
+            for start in range(n):
+                ok = ok and 0 <= order[start] < n
+        if not ok:
+            raise ValueError("order must hold row indices in [0, n_rows)")
+    if batch_size < 1 or batch_size > net.capacity:
+        raise ValueError("batch_size must be in [1, the network's capacity]")
     if net.step_threads < 1:
         raise ValueError("lay the network out with set_capacity(..., "
                          "step_threads=n)")
@@ -1069,7 +1226,17 @@ def train_epoch(Network net, const floating[:, ::1] X,
             forward_pass(&s, P, R, &rows, Xp, Dt, Ip, Pp, sparse, W, True, key,
                          n_threads)
             batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
-            if not finite:
+            if batch_total > 0:
+                mean_loss = batch_loss / batch_total
+                if first_loss < 0 and finite:
+                    first_loss = mean_loss
+                    max_loss = min(max_loss,
+                                   loss_growth * max(loss_floor, first_loss))
+                if not finite or mean_loss > max_loss:
+                    stop_loss = mean_loss
+                    break
+            elif not finite:
+                stop_loss = batch_loss
                 break
             n_batches += 1
             loss_sum += batch_loss
@@ -1099,7 +1266,7 @@ def train_epoch(Network net, const floating[:, ::1] X,
         tuner[0], tuner[1], tuner[2] = tu.threads, tu.other, tu.every
         tuner[3], tuner[4] = tu.countdown, tu.probing
         tuner[5], tuner[6] = tu.chosen, tu.probe
-    return loss_sum, t, n_batches
+    return loss_sum, t, n_batches, first_loss, stop_loss
 
 
 #: Fixed number of partial gradients of the full-batch objective.  Chunk c
@@ -1131,9 +1298,7 @@ cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
         start += n_slots * s.capacity
 
 
-def loss_grad(Network net, const floating[:, ::1] X,
-              const floating[::1] data, const int[::1] indices,
-              const int[::1] indptr, bint sparse, const int[::1] y,
+def loss_grad(Network net, Inputs inputs, const int[::1] y,
               const double[::1] sw, floating[::1] params, floating[::1] grad,
               floating[::1] running, double alpha, int n_threads=1):
     """Full-batch objective ``F`` and its gradient (into ``grad``).
@@ -1155,15 +1320,22 @@ def loss_grad(Network net, const floating[:, ::1] X,
     cdef Py_ssize_t n_slots = min(N_SLOTS, n_chunks)
     cdef double total = 0, loss_sum = 0, penalty = 0, wi
     dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] ws = np.empty((n_slots, net.workspace_size), dtype=dtype)
-    cdef floating[:, ::1] slot_grad = np.zeros((n_slots, P), dtype=dtype)
+    cdef floating[:, ::1] ws
+    cdef floating[:, ::1] slot_grad
     cdef double[::1] slot_loss = np.zeros(n_slots)
     cdef unsigned char[::1] slot_finite = np.ones(n_slots, dtype=np.uint8)
     cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
-    cdef const floating* Xp = ptr2(X)
-    cdef const floating* Dp = ptr1(data)
-    cdef const int* Ip = iptr(indices)
-    cdef const int* Pp = iptr(indptr)
+    cdef const floating* Xp = <const floating*> inputs.X
+    cdef const floating* Dp = <const floating*> inputs.data
+    cdef const int* Ip = inputs.indices
+    cdef const int* Pp = inputs.indptr
+    cdef bint sparse = inputs.sparse
+    check_inputs(net, inputs, sizeof(floating))
+    check_targets(net, inputs, y, sw)
+    check_model(net, params.shape[0], running.shape[0])
+    check_length("grad", grad.shape[0], P)
+    ws = np.empty((n_slots, net.workspace_size), dtype=dtype)
+    slot_grad = np.zeros((n_slots, P), dtype=dtype)
     if s.batch_norm and n_chunks > 1:
         raise ValueError("batch norm needs the capacity to cover every row")
     s.bn_momentum = 1.0     # running statistics := full-batch statistics
@@ -1213,10 +1385,9 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
             memcpy(o, Z + i * C, C * sizeof(floating))
 
 
-def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
-            const int[::1] indices, const int[::1] indptr, bint sparse,
-            const floating[::1] params, const floating[::1] running,
-            floating[:, ::1] out, bint probabilities, int n_threads=1):
+def forward(Network net, Inputs inputs, const floating[::1] params,
+            const floating[::1] running, floating[:, ::1] out,
+            bint probabilities, int n_threads=1):
     """Inference: the network's outputs for every row, into ``out``.
 
     ``probabilities`` applies the softmax to the outputs (stable); otherwise
@@ -1226,21 +1397,27 @@ def forward(Network net, const floating[:, ::1] X, const floating[::1] data,
     buffer, without the GIL: concurrent calls share nothing writable.
     """
     cdef Spec s = net.spec()
-    cdef Py_ssize_t n = out.shape[0], c
+    cdef Py_ssize_t n = inputs.n_rows, c
     cdef Py_ssize_t n_chunks = (n + s.capacity - 1) // s.capacity
     cdef int tid
-    n_threads = max(1, min(n_threads, n_chunks))
-    cdef floating[:, ::1] ws = np.empty(
-        (n_threads, net.workspace_size),
-        dtype=np.float32 if floating is float else np.float64)
+    cdef floating[:, ::1] ws
     cdef floating* P = <floating*> &params[0]
     cdef floating* R = <floating*> ptr1(running)
-    cdef const floating* Xp = ptr2(X)
-    cdef const floating* Dp = ptr1(data)
-    cdef const int* Ip = iptr(indices)
-    cdef const int* Pp = iptr(indptr)
+    cdef const floating* Xp = <const floating*> inputs.X
+    cdef const floating* Dp = <const floating*> inputs.data
+    cdef const int* Ip = inputs.indices
+    cdef const int* Pp = inputs.indptr
+    cdef bint sparse = inputs.sparse
+    check_inputs(net, inputs, sizeof(floating))
+    check_model(net, params.shape[0], running.shape[0])
+    if out.shape[0] != n or out.shape[1] != net.sizes[net.n_layers]:
+        raise ValueError(f"out must have shape ({n}, "
+                         f"{net.sizes[net.n_layers]})")
     if n == 0:
         return
+    n_threads = max(1, min(n_threads, n_chunks))
+    ws = np.empty((n_threads, net.workspace_size),
+                  dtype=np.float32 if floating is float else np.float64)
     with nogil:
         for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
             tid = threadid()

@@ -43,6 +43,18 @@ CHUNK_ROWS = 256
 #: sizes only, and the results do not depend on the thread count anyway.
 PARALLEL_STEP_MIN_WORK = 2**19
 
+#: The divergence guard of the stochastic solvers: a batch whose mean loss
+#: exceeds this many times the first batch's of the call (or than the loss
+#: of a uniform prediction, if larger) stops training with an error.  A sane
+#: fit's loss falls from its start; for the log loss a batch above the bound
+#: (about 700 for two classes) means scores thousands apart on the wrong side.
+DIVERGENCE_GROWTH = 1e3
+
+#: ``fit`` warns when it ends with a loss this many times that of predicting
+#: the class frequencies (stochastic losses are measured during the epoch,
+#: hence the margin).
+CHANCE_MARGIN = 1.1
+
 
 def _full_batch_chunk_rows(sizes):
     """Rows per chunk of the full-batch passes (L-BFGS).
@@ -132,25 +144,13 @@ class _CallbackContext:
             )
 
 
-# Zero-length stand-ins for the arrays a kernel call does not use.
-_NO_INDEX = np.empty(0, dtype=np.int32)
-_NO_DATA = {np.dtype(np.float32): np.empty(0, dtype=np.float32),
-            np.dtype(np.float64): np.empty(0, dtype=np.float64)}
-_NO_DENSE = {dtype: np.empty((0, 0), dtype=dtype) for dtype in _NO_DATA}
-
-
 def _as_kernel_input(X):
-    """Dense C-ordered or CSR arrays for :func:`sklearn_mcnn._network.forward`."""
+    """The rows of X (dense or sparse) as the kernels read them."""
     if sp.issparse(X):
         X = X.tocsr()
-        return (
-            _NO_DENSE[X.dtype],
-            np.ascontiguousarray(X.data),
-            np.ascontiguousarray(X.indices, dtype=np.int32),
-            np.ascontiguousarray(X.indptr, dtype=np.int32),
-            True,
-        )
-    return np.ascontiguousarray(X), _NO_DATA[X.dtype], _NO_INDEX, _NO_INDEX, False
+    else:
+        X = np.ascontiguousarray(X)
+    return _network.Inputs(X)
 
 
 class _Data:
@@ -162,9 +162,6 @@ class _Data:
         self.sparse = sp.issparse(X)
         if self.sparse:
             X = X.tocsr()
-            if X.nnz >= np.iinfo(np.int32).max:
-                raise ValueError("CSR input with 2**31 or more stored values is "
-                                 "not supported.")
         self.X = X
         self.inputs = _as_kernel_input(X)
         self.y = np.ascontiguousarray(y_index, dtype=np.int32)
@@ -177,7 +174,7 @@ class TrainingMixin:
 
     def _fit_lbfgs(self, data, callbacks):
         """Full-batch L-BFGS on the Cython objective and gradient."""
-        net = self._net
+        net = self._training_network()
         net.set_capacity(data.n_samples if net.batch_norm
                          else _full_batch_chunk_rows(net.sizes))
         n_threads = _n_threads()
@@ -190,7 +187,7 @@ class TrainingMixin:
 
         def objective(w):
             params[:] = w
-            loss = _network.loss_grad(net, *inputs, data.y, data.sw, params,
+            loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
                                       grad, running, alpha, n_threads)
             return loss, grad.astype(np.float64)
 
@@ -240,7 +237,12 @@ class TrainingMixin:
             },
         )
 
-    def _solver_constants(self, lr):
+    def _training_network(self):
+        """A network of the model's architecture for the training kernels to
+        lay out: the fitted ``_net`` itself is never changed by training."""
+        return _network.Network(self._net.sizes, **self._net_options)
+
+    def _solver_constants(self, lr, max_loss, loss_floor):
         return {
             "solver": _network.SOLVERS[self.solver],
             "lr": lr,
@@ -250,6 +252,9 @@ class TrainingMixin:
             "beta_2": float(self.beta_2),
             "rho": float(self.rho),
             "epsilon": float(self.epsilon),
+            "max_loss": max_loss,
+            "loss_growth": DIVERGENCE_GROWTH,
+            "loss_floor": loss_floor,
         }
 
     def _epoch_learning_rate(self):
@@ -266,7 +271,7 @@ class TrainingMixin:
 
     def _fit_stochastic(self, data, rng, incremental, callbacks):
         """Mini-batch training: Python between epochs, Cython inside them."""
-        net = self._net
+        net = self._training_network()
         early_stopping = self.early_stopping and not incremental
         train, val = data, None
         if early_stopping:
@@ -296,17 +301,21 @@ class TrainingMixin:
                                np.zeros_like(self._params))
             self._steps = 0
         max_epochs = 1 if incremental else self.max_iter
-        best_params = self._epochs(train, val, rng, incremental, callbacks,
-                                   shuffled, batch_size, workspace, tuner,
-                                   max_epochs)
+        best_params = self._epochs(net, train, val, rng, incremental,
+                                   callbacks, shuffled, batch_size, workspace,
+                                   tuner, max_epochs)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
-    def _epochs(self, train, val, rng, incremental, callbacks, shuffled,
+    def _epochs(self, net, train, val, rng, incremental, callbacks, shuffled,
                 batch_size, workspace, tuner, max_epochs):
         """The epoch loop of :meth:`_fit_stochastic`; returns the best
-        (parameters, running statistics) with early stopping, else None."""
-        net = self._net
+        (parameters, running statistics) with early stopping, else None.
+
+        A batch whose loss is non-finite, or explodes (see
+        ``DIVERGENCE_GROWTH``), stops the epoch before its update and raises;
+        the fit transaction then restores the state from before the call.
+        """
         early_stopping = val is not None
         n = train.n_samples
         _, state_1, state_2 = self._opt_state
@@ -317,37 +326,40 @@ class TrainingMixin:
         total_weight = train.sw.sum()
         n_batches = -(-n // batch_size)
         best_params = None
-        # The training state at the start of this epoch and of the one before:
-        # the last state known to give a finite loss if this epoch's goes
-        # non-finite.  Taken as each epoch starts (so a one-epoch call keeps
-        # one copy), into the buffers of the state two epochs back.
-        start_state = earlier_state = None
+        loss_floor = self._uniform_loss()
+        max_loss = np.inf   # set from the first batch of the call
         for _ in range(max_epochs):
-            earlier_state, start_state = start_state, self._training_state(
-                out=earlier_state)
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
             with _single_threaded_blas():
-                loss_sum, self._steps, finite_batches = _network.train_epoch(
-                    net, *train.inputs, train.y, train.sw, order, shuffled,
+                (loss_sum, self._steps, good_batches, first_loss,
+                 stop_loss) = _network.train_epoch(
+                    net, train.inputs, train.y, train.sw, order, shuffled,
                     batch_size, self._params, grad, state_1, state_2,
-                    self._running, workspace, self._solver_constants(lr), alpha,
+                    self._running, workspace,
+                    self._solver_constants(lr, max_loss, loss_floor), alpha,
                     self._steps, int(rng.randint(np.iinfo(np.int32).max)),
                     tuner,
                 )
-            if finite_batches < n_batches or not np.all(np.isfinite(self._params)):
-                if finite_batches == 0 and earlier_state is not None:
-                    start_state = earlier_state
-                self._restore_training_state(start_state)
+            if max_loss == np.inf and first_loss >= 0:
+                max_loss = DIVERGENCE_GROWTH * max(loss_floor, first_loss)
+            if good_batches < n_batches or not np.all(np.isfinite(self._params)):
+                if np.isfinite(stop_loss) and good_batches < n_batches:
+                    start = max_loss / DIVERGENCE_GROWTH
+                    what = (f"exploded to {stop_loss:.3g}, more than "
+                            f"{DIVERGENCE_GROWTH:g} times its start ({start:.3g}),")
+                else:
+                    what = "became non-finite"
                 raise ValueError(
-                    f"The training loss became non-finite in epoch "
-                    f"{self.n_iter_ + 1} with learning rate {lr:g} "
+                    f"The training loss {what} in epoch {self.n_iter_ + 1} "
+                    f"with learning rate {lr:g} "
                     f"(learning_rate_init={self.learning_rate_init:g}). Lower "
-                    "learning_rate_init, or scale the input features. The "
-                    "estimator keeps its last finite weights."
+                    "learning_rate_init, or scale the input features (e.g. "
+                    "with sklearn.preprocessing.StandardScaler). The estimator "
+                    "is left as it was before this call."
                 )
             self.n_iter_ += 1
             self.t_ += n
@@ -414,26 +426,32 @@ class TrainingMixin:
             tuner = self._thread_tuner = _network.new_tuner(n_threads)
         return tuner
 
-    def _training_state(self, out=None):
-        """A copy of what an epoch changes: weights, running statistics, the
-        optimiser state the solver uses, and the step count (into the arrays
-        of ``out``, an earlier copy, when given)."""
-        n_used = {"adam": 2, "sgd": int(self.momentum > 0)}.get(self.solver, 1)
-        current = [self._params, self._running, *self._opt_state[1:1 + n_used]]
-        if out is None:
-            arrays = [a.copy() for a in current]
-        else:
-            arrays = [*out[:2], *out[2]]
-            for saved, a in zip(arrays, current):
-                saved[:] = a
-        return arrays[0], arrays[1], arrays[2:], self._steps
+    def _uniform_loss(self):
+        """The loss of a uniform prediction (the divergence guard's floor):
+        log K for the log loss, 1 - 1/K for the squared error."""
+        n_classes = self.classes_.size
+        if self._net.loss_name == "log_loss":
+            return math.log(n_classes)
+        return 1.0 - 1.0 / n_classes
 
-    def _restore_training_state(self, state):
-        params, running, states, self._steps = state
-        self._params[:] = params
-        self._running[:] = running
-        for current, saved in zip(self._opt_state[1:], states):
-            current[:] = saved
+    def _warn_if_worse_than_chance(self, data):
+        """Warn when a fit ends with an objective above that of predicting
+        the (weighted) class frequencies, a model the fit can always reach
+        (intercepts are not penalised): it has learned nothing."""
+        freq = np.bincount(data.y, weights=data.sw, minlength=self.classes_.size)
+        freq = freq[freq > 0] / freq.sum()
+        if self._net.loss_name == "log_loss":
+            chance = float(-np.sum(freq * np.log(freq)))
+        else:
+            chance = float(1.0 - np.sum(freq**2))
+        if self.loss_ > CHANCE_MARGIN * chance + 1e-12:
+            warnings.warn(
+                f"The fit ended with a training loss of {self.loss_:.4g}, worse "
+                f"than the {chance:.4g} of predicting the class frequencies: "
+                "the model has learned nothing. Lower learning_rate_init, scale "
+                "the input features, or train for more iterations.",
+                ConvergenceWarning,
+            )
 
     def _validation_split(self, data, rng):
         """A stratified hold-out split of the training rows."""

@@ -62,11 +62,11 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     est = copy.copy(estimator) if fitted else clone(estimator)
     # On a fitted estimator, validate as partial_fit would (same features,
     # known labels); class weights apply either way.
-    X, _, y_index, sw = est._validate_training_data(
+    X, classes, y_index, sw = est._validate_training_data(
         X, y, sample_weight, incremental=fitted, classes=None)
     if not fitted:                        # check at a random start
         rng = check_random_state(est.random_state)
-        sizes = (X.shape[1], *est._hidden_layer_sizes(), est.classes_.size)
+        sizes = (X.shape[1], *est._hidden_layer_sizes(), classes.size)
         est._initialize(sizes, X.dtype, rng)
         if est._net.n_layers == 1:        # zeros: not a telling point
             est._params[:] = rng.normal(scale=0.1, size=est._params.size)
@@ -79,7 +79,7 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     scratch = np.empty_like(params)
 
     def objective(w, out):
-        return _network.loss_grad(net, *data.inputs, data.y, data.sw, w, out,
+        return _network.loss_grad(net, data.inputs, data.y, data.sw, w, out,
                                   running, float(est.alpha))
 
     objective(params, grad)

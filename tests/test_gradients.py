@@ -63,9 +63,9 @@ def test_check_gradient_detects_a_wrong_gradient(small, monkeypatch):
     X, y, _ = small
     real = _network.loss_grad
 
-    def wrong(*args):
-        loss = real(*args)
-        args[9][0] += 1e-3          # grad argument
+    def wrong(net, inputs, y, sw, params, grad, *args):
+        loss = real(net, inputs, y, sw, params, grad, *args)
+        grad[0] += 1e-3
         return loss
 
     monkeypatch.setattr(utils._network, "loss_grad", wrong)

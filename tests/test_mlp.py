@@ -108,7 +108,7 @@ def test_dropout_changes_training_not_prediction(digits):
 
 def test_dropout_rate_is_respected():
     """The share of dropped units matches the rate (a statistical check)."""
-    from sklearn_mcnn._network import Network, train_epoch
+    from sklearn_mcnn._network import Inputs, Network, train_epoch
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 3))
     y = (np.arange(400) % 2).astype(np.int32)
@@ -117,11 +117,11 @@ def test_dropout_rate_is_respected():
     params = rng.normal(size=net.n_params)
     zeros = np.zeros(net.n_params)
     empty = np.empty(0)
-    train_epoch(net, X, empty, np.empty(0, np.int32), np.empty(0, np.int32), False,
-                y, np.ones(400), np.arange(400), False, 400, params,
-                zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
+    train_epoch(net, Inputs(X), y, np.ones(400), np.arange(400), False, 400,
+                params, zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
                 dict(solver=0, lr=0.0, momentum=0.0, nesterov=False, beta_1=0.9,
-                     beta_2=0.999, rho=0.9, epsilon=1e-8), 0.0, 0, 123)
+                     beta_2=0.999, rho=0.9, epsilon=1e-8, max_loss=np.inf,
+                     loss_growth=np.inf, loss_floor=0.0), 0.0, 0, 123)
     start = net.scratch_offsets()["masks"][0]
     mask = ws[start:start + 400 * 50]
     assert_allclose(np.unique(mask), [0.0, 1 / 0.7])
