@@ -138,6 +138,7 @@ cdef class Network:
     cdef Py_ssize_t x_off, d0_off, d1_off, d2_off, w_buf_off
     cdef Py_ssize_t g_blk_off, g_blk_size
     cdef readonly int step_threads
+    cdef readonly bint gather
     cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
@@ -213,6 +214,7 @@ cdef class Network:
         cdef Py_ssize_t widest = max(self.sizes[1:])
         capacity = max(capacity, 1)
         self.capacity = capacity
+        self.gather = gather
         self.x_off = off
         if gather:
             off += capacity * self._sizes[0]
@@ -1189,6 +1191,9 @@ def train_epoch(Network net, Inputs inputs, const int[::1] y,
     if net.step_threads < 1:
         raise ValueError("lay the network out with set_capacity(..., "
                          "step_threads=n)")
+    if shuffled and not sparse and not net.gather:
+        raise ValueError("shuffled dense rows need room to be gathered: lay "
+                         "the network out with set_capacity(..., gather=True)")
     h.solver = hyper["solver"]
     h.lr = hyper["lr"]
     h.momentum = hyper["momentum"]

@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -132,32 +131,6 @@ def test_invalid_hyperparameters(data, params, match):
 def test_invalid_mlp_hyperparameters(data, params, match):
     with pytest.raises(ValueError, match=match):
         MLPBackpropClassifier(**params).fit(*data)
-
-
-@pytest.mark.parametrize("sparse", [False, True])
-def test_non_finite_loss_stops_and_keeps_last_finite_weights(data, sparse):
-    X, y = data
-    X = X * 1e3
-    X = sp.csr_matrix(X) if sparse else X
-    clf = MLPBackpropClassifier(hidden_layer_sizes=(8,), solver="sgd",
-                                momentum=0.0, learning_rate_init=1e12,
-                                random_state=0)
-    with pytest.raises(ValueError, match=r"non-finite.*learning rate 1e\+12 "
-                                         r"\(learning_rate_init=1e\+12\)"):
-        clf.fit(X, y)
-    assert all(np.all(np.isfinite(w)) for w in clf.coefs_)
-    assert np.all(np.isfinite(clf.predict_proba(X)))
-
-
-def test_non_finite_loss_under_partial_fit_keeps_weights(data):
-    X, y = data
-    clf = SoftmaxClassifier(solver="sgd", learning_rate_init=0.01, momentum=0.0)
-    clf.partial_fit(X, y, classes=[0, 1, 2])
-    before = clf.coef_.copy()
-    clf.set_params(learning_rate_init=1e300)
-    with pytest.raises(ValueError, match="non-finite"):
-        clf.partial_fit(X * 1e300, y)
-    assert_array_equal(clf.coef_, before)
 
 
 def test_pickle_round_trip(data):

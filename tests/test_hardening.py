@@ -1,13 +1,15 @@
 """Input that tries to break the package.
 
 - property-based tests (hypothesis) over random finite inputs;
-- a non-finite loss (fit, warm_start, partial_fit);
 - extreme but valid inputs (feature scales, 1,000 classes, 100,000 sparse
   features, float32 near overflow, read-only memory maps);
 - concurrent prediction from several threads; threaded training steps
   give the same bits as one thread;
 - pickles across dtypes and across processes;
 - chunked prediction: peak memory does not grow with n beyond the output.
+
+A diverging or non-finite loss, and every other failed call, is in
+test_failed_calls.py.
 
 """
 
@@ -222,103 +224,6 @@ def test_mixed_type_labels_get_a_value_error(name):
     y = np.array(["a", 1, "b", 2, "a", 1], dtype=object)
     with pytest.raises(ValueError, match="[Mm]ix"):
         clone(PROPERTY_ESTIMATORS[name]).fit(X, y)
-
-
-# =========================================================================
-# Non-finite loss
-# =========================================================================
-
-DIVERGING = {
-    "softmax-sgd": SoftmaxClassifier(solver="sgd", momentum=0.0, batch_size=10,
-                                     learning_rate_init=1e-2, random_state=0),
-    "softmax-adam": SoftmaxClassifier(solver="adam", batch_size=10,
-                                      learning_rate_init=1e-2, random_state=0),
-    "mlp-sgd": MLPBackpropClassifier(hidden_layer_sizes=(8,), solver="sgd",
-                                     batch_size=10, learning_rate_init=1e-2,
-                                     random_state=0),
-    "mlp-adam-bn": MLPBackpropClassifier(hidden_layer_sizes=(8,), batch_norm=True,
-                                         batch_size=10, learning_rate_init=1e-3,
-                                         random_state=0),
-}
-HUGE_LR = 1e12
-LR_MESSAGE = r"non-finite.*learning rate .*learning_rate_init=1e\+12"
-
-KEEPS_WEIGHTS = CAN_RESUME = list(DIVERGING)
-
-
-@pytest.fixture
-def diverging_data():
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(40, 4))
-    y = np.arange(40) % 3
-    # The last: data on which one huge step overflows the weights or the
-    # activations, whatever the solver (adam's steps are ~ the learning rate).
-    return X, y, X * 1e300
-
-
-def _assert_finite_model(est, X):
-    assert np.all(np.isfinite(est._params))
-    assert np.all(np.isfinite(est._running))
-    attrs = (est.coefs_ + est.intercepts_ + est.running_means_
-             + est.running_vars_) if hasattr(est, "coefs_") else [
-        est.coef_, est.intercept_]
-    assert all(np.all(np.isfinite(a)) for a in attrs)
-    _assert_valid_proba(est.predict_proba(X), X.shape[0], est.classes_.size)
-
-
-def _diverge(est, how, X, y, X_big):
-    """Train `est` sanely, then make its loss non-finite; return the
-    parameters it had before the failing call."""
-    if how == "fit":
-        est.set_params(learning_rate_init=HUGE_LR)
-        with pytest.raises(ValueError, match=LR_MESSAGE):
-            est.fit(X_big, y)
-        return None
-    if how == "warm_start":
-        _quiet_fit(est.set_params(max_iter=5, warm_start=True), X, y)
-    else:
-        for _ in range(3):
-            est.partial_fit(X, y, classes=[0, 1, 2])
-    before = est._params.copy()
-    n_iter, t = est.n_iter_, est.t_
-    est.set_params(learning_rate_init=HUGE_LR)
-    with pytest.raises(ValueError, match=LR_MESSAGE):
-        if how == "warm_start":
-            est.fit(X_big, y)
-        else:
-            est.partial_fit(X_big, y)
-    if how == "partial_fit":
-        assert (est.n_iter_, est.t_) == (n_iter, t)
-    return before
-
-
-@pytest.mark.parametrize("how", ["fit", "warm_start", "partial_fit"])
-@pytest.mark.parametrize("name", KEEPS_WEIGHTS)
-def test_non_finite_loss_keeps_last_finite_weights(name, how, diverging_data):
-    X, y, X_big = diverging_data
-    est = clone(DIVERGING[name])
-    before = _diverge(est, how, X, y, X_big)
-    _assert_finite_model(est, X)
-    if before is not None:
-        # The failing epoch was the first of this call: the weights are the
-        # ones the call started from.
-        assert_array_equal(est._params, before)
-
-
-@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
-@pytest.mark.parametrize("name", CAN_RESUME)
-def test_non_finite_loss_then_resume_with_a_sane_learning_rate(
-    name, how, diverging_data
-):
-    X, y, X_big = diverging_data
-    est = clone(DIVERGING[name])
-    _diverge(est, how, X, y, X_big)
-    est.set_params(learning_rate_init=1e-3)
-    if how == "warm_start":
-        _quiet_fit(est, X, y)
-    else:
-        est.partial_fit(X, y)
-    _assert_finite_model(est, X)
 
 
 # =========================================================================
