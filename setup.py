@@ -1,6 +1,11 @@
 """Build the Cython kernels of sklearn-mcnn.
 
-Set ``SKLEARN_MCNN_DEBUG=1`` to compile with bounds checks (slow, for debugging).
+Set ``SKLEARN_MCNN_DEBUG=1`` to compile with bounds checks (memoryview
+indexing raises IndexError) and without optimisation, for debugging; add
+``SKLEARN_MCNN_ASAN=1`` (gcc or clang) to instrument every memory access of
+the kernels with AddressSanitizer, which then needs
+``LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0``
+when Python starts.  CI runs the kernel tests against that build.
 """
 
 import os
@@ -10,6 +15,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 DEBUG = os.environ.get("SKLEARN_MCNN_DEBUG", "0") == "1"
+ASAN = os.environ.get("SKLEARN_MCNN_ASAN", "0") == "1"
 
 directives = {
     "language_level": 3,
@@ -31,6 +37,9 @@ else:
     compile_args, link_args = ["-O3", "-fno-math-errno", "-fopenmp"], ["-fopenmp"]
 if DEBUG:
     compile_args = [a for a in compile_args if a.startswith("-f")] + ["-O0", "-g"]
+if ASAN:
+    compile_args = compile_args + ["-fsanitize=address", "-fno-omit-frame-pointer"]
+    link_args = link_args + ["-fsanitize=address"]
 
 extensions = [
     Extension(
@@ -39,6 +48,7 @@ extensions = [
         include_dirs=["sklearn_mcnn"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+        define_macros=[("MCNN_DEBUG", "1")] if DEBUG else [],
     ),
 ]
 

@@ -54,6 +54,32 @@ cdef extern from "_fpu.h":
 cdef extern from "_clock.h":
     double mcnn_now() noexcept nogil
 
+cdef extern from *:
+    """
+    #ifdef MCNN_DEBUG
+    #define MCNN_BOUNDS_CHECKED 1
+    #else
+    #define MCNN_BOUNDS_CHECKED 0
+    #endif
+    #if defined(__SANITIZE_ADDRESS__)
+    #define MCNN_ASAN 1
+    #elif defined(__has_feature)
+    #if __has_feature(address_sanitizer)
+    #define MCNN_ASAN 1
+    #endif
+    #endif
+    #ifndef MCNN_ASAN
+    #define MCNN_ASAN 0
+    #endif
+    """
+    int MCNN_BOUNDS_CHECKED
+    int MCNN_ASAN
+
+#: How this build was compiled (see setup.py): with bounds checks
+#: (``SKLEARN_MCNN_DEBUG=1``) and with AddressSanitizer (``SKLEARN_MCNN_ASAN=1``).
+BUILD = {"bounds_checked": bool(MCNN_BOUNDS_CHECKED),
+         "address_sanitizer": bool(MCNN_ASAN)}
+
 cdef enum Activation:
     IDENTITY = 0
     RELU = 1

@@ -441,7 +441,7 @@ class TrainingMixin:
     def _warn_if_worse_than_chance(self, data):
         """Warn when a fit ends with an objective above that of predicting
         the (weighted) class frequencies, a model the fit can always reach
-        (intercepts are not penalised): it has learned nothing."""
+        (intercepts are not penalised), without looking at the features."""
         freq = np.bincount(data.y, weights=data.sw, minlength=self.classes_.size)
         freq = freq[freq > 0] / freq.sum()
         if self._net.loss_name == "log_loss":
@@ -451,9 +451,9 @@ class TrainingMixin:
         if self.loss_ > CHANCE_MARGIN * chance + 1e-12:
             warnings.warn(
                 f"The fit ended with a training loss of {self.loss_:.4g}, worse "
-                f"than the {chance:.4g} of predicting the class frequencies: "
-                "the model has learned nothing. Lower learning_rate_init, scale "
-                "the input features, or train for more iterations.",
+                f"than the {chance:.4g} of predicting the class frequencies "
+                "without looking at the features. Lower learning_rate_init, "
+                "scale the input features, or train for more iterations.",
                 ConvergenceWarning,
             )
 
