@@ -11,11 +11,18 @@ fitted by module-level functions dispatched through
 training samples hold a single label gets a :class:`_ConstantPredictor`, and
 ``sample_weight`` is restricted to each sub-problem's rows, also when it is
 routed through scikit-learn's metadata routing.
+
+A ``fit`` or ``partial_fit`` that raises leaves a fitted reduction exactly as
+it was (:mod:`sklearn_mcnn._checkpoint`): the checkpoint is shallow, so the
+calls never change a fitted sub-estimator, nor the caller's RandomState, in
+place; they work on copies and assign the results when every sub-fit has
+succeeded.
 """
 
 # Authors: The sklearn-mcnn developers
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 import itertools
 import warnings
 from inspect import signature
@@ -31,7 +38,7 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils import check_random_state, gen_batches, get_tags
-from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils._param_validation import HasMethods, Hidden, StrOptions
 from sklearn.utils.metadata_routing import (
     UNUSED,
     MetadataRouter,
@@ -51,6 +58,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._checkpoint import restore_on_failure
 from ._validation import check_class_labels
 
 __all__ = ["OneVsAllClassifier", "OneVsOneClassifier"]
@@ -344,17 +352,33 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             "ensure_all_finite": not input_tags.allow_nan,
         }
 
-    def _new_estimators(self, n_estimators):
-        """Clones of the base estimator seeded from ``self.random_state``.
+    def _seed_source(self):
+        """A copy of the RandomState that ``random_state`` designates.
+
+        A fit draws the sub-estimators' seeds from this copy, and
+        :meth:`_commit_seed_source` advances the caller's RandomState (an
+        instance passed as ``random_state``, or NumPy's global one for None)
+        only when the call has succeeded: a failed call leaves it untouched.
+        """
+        return copy.deepcopy(check_random_state(self.random_state))
+
+    def _commit_seed_source(self, source):
+        """Advance the RandomState of ``random_state`` to `source`'s state."""
+        check_random_state(self.random_state).set_state(source.get_state())
+
+    def _new_estimators(self, n_estimators, seed_source):
+        """Clones of the base estimator seeded from `seed_source`.
 
         The seeds are drawn here, before any parallel section, so that the
         model does not depend on ``n_jobs``.
         """
         base = self._base_estimator()
-        random_state = check_random_state(self.random_state)
         return [
-            _set_random_states(clone(base), random_state) for _ in range(n_estimators)
+            _set_random_states(clone(base), seed_source) for _ in range(n_estimators)
         ]
+
+    def _check_voting(self):
+        """Hook: validate the voting parameters against the base estimator."""
 
     def _routed_params(self, method, X, sample_weight, params):
         """Parameters of the sub-estimators' `method`, for all rows of X."""
@@ -416,6 +440,7 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _store_subproblem_indices(self, indices):
         """Hook: keep the sub-problems' row indices (None after partial_fit)."""
 
+    @restore_on_failure
     @_fit_context(
         # the base estimator is validated by its own fit
         prefer_skip_nested_validation=False
@@ -448,7 +473,17 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid input, and for invalid `voting` / `tie_break`. A call
+            that raises (this, or any error of a sub-estimator's ``fit``)
+            leaves the estimator exactly as it was before the call: the
+            previous sub-estimators, ``classes_`` and ``n_features_in_`` are
+            kept.
         """
+        self._check_voting()
         X, y = validate_data(self, X, y, **self._validation_params())
         check_class_labels(y)
         params = self._routed_params("fit", X, sample_weight, fit_params)
@@ -459,18 +494,23 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"got one class only: {classes[0]!r}."
             )
         subproblems = list(self._subproblems(y_encoded, classes))
-        estimators = self._new_estimators(len(subproblems))
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+        seed_source = self._seed_source()
+        estimators = self._new_estimators(len(subproblems), seed_source)
+        fitted = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
             for estimator, (indices, y_binary, names) in zip(
                 estimators, subproblems, strict=True
             )
         )
+        # Every sub-fit succeeded: commit.
+        self.estimators_ = fitted
         self.classes_ = classes
         self._store_subproblem_indices([indices for indices, _, _ in subproblems])
+        self._commit_seed_source(seed_source)
         return self
 
     @available_if(_estimators_have("partial_fit"))
+    @restore_on_failure
     @_fit_context(
         # the base estimator is validated by its own partial_fit
         prefer_skip_nested_validation=False
@@ -505,7 +545,17 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid input, and for invalid `voting` / `tie_break`. A call
+            that raises (this, or any error of a sub-estimator's
+            ``partial_fit``) leaves the estimator exactly as it was before the
+            call: the sub-estimators are updated as copies, which replace
+            them only when all the updates have succeeded.
         """
+        self._check_voting()
         first_call = not hasattr(self, "estimators_")
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
@@ -541,27 +591,46 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         subproblems = list(
             self._subproblems(np.searchsorted(all_classes, y), all_classes)
         )
+        seed_source = self._seed_source()
         if first_call:
-            estimators = self._new_estimators(len(subproblems))
+            estimators = self._new_estimators(len(subproblems), seed_source)
         else:
-            # Constant predictors left by `fit` restart as fresh clones.
-            estimators = self.estimators_
-            if not all(hasattr(estimator, "partial_fit") for estimator in estimators):
-                estimators = [
-                    estimator if hasattr(estimator, "partial_fit") else fresh
-                    for estimator, fresh in zip(
-                        estimators, self._new_estimators(len(estimators)), strict=True
-                    )
-                ]
-        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+            estimators = self._estimators_to_update(subproblems, seed_source)
+        updated = Parallel(n_jobs=self.n_jobs)(
             delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
             for estimator, (indices, y_binary, _) in zip(
                 estimators, subproblems, strict=True
             )
         )
+        # Every update succeeded: commit.
+        self.estimators_ = updated
         self.classes_ = all_classes
         self._store_subproblem_indices(None)
+        self._commit_seed_source(seed_source)
         return self
+
+    def _estimators_to_update(self, subproblems, seed_source):
+        """The sub-estimators a later ``partial_fit`` call trains on.
+
+        Copies of the fitted ones (``copy.deepcopy``), so that a call that
+        fails half-way leaves ``estimators_`` untouched. A sub-problem without
+        rows in the batch keeps its estimator itself (it is not trained);
+        constant predictors left by ``fit`` restart as fresh clones.
+        """
+        fresh = None
+        if not all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
+            fresh = self._new_estimators(len(self.estimators_), seed_source)
+        estimators = []
+        for k, (estimator, (indices, _, _)) in enumerate(
+            zip(self.estimators_, subproblems, strict=True)
+        ):
+            if indices is not None and indices.size == 0:
+                estimators.append(estimator)
+            elif not hasattr(estimator, "partial_fit"):
+                estimators.append(fresh[k])
+            else:
+                estimators.append(copy.deepcopy(estimator))
+        return estimators
 
     @available_if(_estimators_have("predict_proba"))
     def predict_log_proba(self, X):
@@ -622,21 +691,27 @@ class OneVsAllClassifier(_BaseReduction):
     the most confident. With two classes, a single classifier is trained on
     the original problem.
 
+    ``predict`` reads the same scores as ``predict_proba`` when the base
+    estimator has ``predict_proba``, so that ``predict`` is always the argmax
+    of ``predict_proba``.
+
     Parameters
     ----------
     estimator : estimator object, default=None
         The binary classifier to clone for each class; it must implement
-        ``fit``. Its confidence is read from ``decision_function`` when it
-        has one, else from ``predict_proba`` (else from ``predict``).
+        ``fit``. ``predict`` reads its confidence from ``predict_proba`` when
+        it has one (the scores ``predict_proba`` normalises), else from
+        ``decision_function`` (else from ``predict``).
         ``None`` means :class:`~sklearn_mcnn.SoftmaxClassifier()`.
 
     voting : {'confidence', 'random'}, default='confidence'
         How ``predict`` chooses the class. ``'confidence'``: the class whose
-        classifier gives the highest score. ``'random'``: uniformly at random
-        among the classes whose classifier says "positive" (decision value
-        above 0, or probability above 0.5), and the most confident class when
-        none does; the draws come from `random_state`. Irrelevant with two
-        classes.
+        classifier gives the highest score, i.e. the argmax of
+        ``predict_proba`` when the base estimator has it, else of
+        ``decision_function``. ``'random'``: uniformly at random among the
+        classes whose classifier says "positive" (probability above 0.5, or
+        decision value above 0), and the most confident class when none does;
+        the draws come from `random_state`. Irrelevant with two classes.
 
     n_jobs : int, default=None
         Number of jobs fitting the binary classifiers in parallel, through
@@ -728,15 +803,50 @@ class OneVsAllClassifier(_BaseReduction):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The predicted classes (see `voting`).
+            The predicted classes (see `voting`). With ``voting='confidence'``
+            and a base estimator that has ``predict_proba``, the argmax of
+            :meth:`predict_proba`.
         """
-        scores, threshold = self._sub_scores(X)
-        if self.classes_.size == 2:
-            return self._predict_binary(scores, threshold)
-        best = scores.argmax(axis=1)
-        if self.voting == "random":
-            best = _random_pick(scores > threshold, best, self.random_state)
+        if hasattr(self._reference_estimator(), "predict_proba"):
+            # The scores predict_proba normalises: predict is its argmax even
+            # where the probabilities rank the classes differently from the
+            # decision values (e.g. SVC(probability=True), Platt scaling
+            # fitted per classifier).
+            positive, proba = self._probabilities(self._validate_for_predict(X))
+            threshold = _THRESHOLDS["predict_proba"]
+            best = proba.argmax(axis=1)
+        else:
+            positive, threshold = self._sub_scores(X)
+            if self.classes_.size == 2:
+                return self._predict_binary(positive, threshold)
+            best = positive.argmax(axis=1)
+        if self.voting == "random" and self.classes_.size > 2:
+            best = _random_pick(positive > threshold, best, self.random_state)
         return self.classes_[best]
+
+    def _probabilities(self, X):
+        """The positive-class probabilities and the class probabilities.
+
+        Returns
+        -------
+        positive : ndarray of shape (n_samples, n_classes) or None
+            Column k is P(class k) of the classifier "class k against the
+            rest" (None with two classes).
+        proba : ndarray of shape (n_samples, n_classes)
+            ``positive`` normalised; with two classes, the single
+            classifier's ``predict_proba``.
+        """
+        if self.classes_.size == 2:
+            return None, self.estimators_[0].predict_proba(X)
+        positive = np.column_stack(
+            [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
+        )
+        row_sums = positive.sum(axis=1, keepdims=True)
+        empty = row_sums[:, 0] == 0
+        proba = np.where(empty[:, np.newaxis], 1.0, positive)
+        row_sums[empty] = self.classes_.size
+        proba /= row_sums
+        return positive, proba
 
     @available_if(_estimators_have("decision_function"))
     def decision_function(self, X):
@@ -755,6 +865,12 @@ class OneVsAllClassifier(_BaseReduction):
             Column k is the decision value of the classifier "class k against
             the rest". With two classes, the decision value of the single
             classifier (positive for `classes_[1]`), shape (n_samples,).
+            When the base estimator also has ``predict_proba``, ``predict``
+            follows the probabilities: the argmax of the decision values
+            agrees with it whenever the base's probabilities are one
+            increasing function of its decision values (logistic models, the
+            package's classifiers), up to probabilities that round to the
+            same float; not for Platt-scaled ``SVC(probability=True)``.
         """
         scores, _ = self._sub_scores(X)
         return scores[:, 0] if self.classes_.size == 2 else scores
@@ -777,44 +893,61 @@ class OneVsAllClassifier(_BaseReduction):
             Rows sum to one, columns ordered as `classes_`. With two classes,
             the single classifier's ``predict_proba``.
         """
-        X = self._validate_for_predict(X)
-        if self.classes_.size == 2:
-            return self.estimators_[0].predict_proba(X)
-        proba = np.column_stack(
-            [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
-        )
-        row_sums = proba.sum(axis=1, keepdims=True)
-        empty = row_sums[:, 0] == 0
-        proba[empty] = 1.0
-        row_sums[empty] = self.classes_.size
-        proba /= row_sums
-        return proba
+        return self._probabilities(self._validate_for_predict(X))[1]
 
 
 class OneVsOneClassifier(_BaseReduction):
     """One-vs-one multiclass classifier.
 
     Trains one binary classifier per pair of classes (i, j), i < j, on the
-    samples of these two classes only, and predicts by majority vote. Its
-    ``decision_function`` is scikit-learn's: votes plus summed confidences
-    mapped into (-1/3, 1/3). With two classes, a single classifier is trained
-    on the original problem.
+    samples of these two classes only. When the base estimator has
+    ``predict_proba``, it predicts by default the class of highest
+    probability after pairwise coupling (Wu, Lin & Weng [1]_), so that
+    ``predict`` is the argmax of ``predict_proba``; otherwise, and on request
+    (`voting`), by majority vote with scikit-learn's ``decision_function``:
+    votes plus summed confidences mapped into (-1/3, 1/3). With two classes,
+    a single classifier is trained on the original problem.
 
     Parameters
     ----------
     estimator : estimator object, default=None
         The binary classifier to clone for each pair; it must implement
-        ``fit``. Its confidence is read from ``decision_function`` when it
-        has one, else from ``predict_proba`` (else from ``predict``); its
-        vote is that score's side of the threshold (0, or 0.5 for
-        probabilities). ``None`` means
+        ``fit``. For the votes, its confidence is read from
+        ``decision_function`` when it has one, else from ``predict_proba``
+        (else from ``predict``); its vote is that score's side of the
+        threshold (0, or 0.5 for probabilities). ``None`` means
         :class:`~sklearn_mcnn.SoftmaxClassifier()`.
 
-    tie_break : {'confidence', 'random'}, default='confidence'
-        How ``predict`` breaks ties between the classes with the most votes.
-        ``'confidence'``: the largest summed confidence, i.e. the argmax of
-        ``decision_function`` (scikit-learn's rule). ``'random'``: uniformly
-        at random among the tied classes, with draws from `random_state`.
+    voting : {'auto', 'proba', 'confidence', 'random'}, default='auto'
+        How ``predict`` chooses the class.
+
+        - ``'proba'``: the argmax of :meth:`predict_proba`, the pairwise
+          coupling of the pair classifiers' probabilities; needs a base
+          estimator with ``predict_proba``. :meth:`decision_function` then
+          returns the log of these probabilities.
+        - ``'confidence'``: the majority vote, ties broken by the largest
+          summed confidence, i.e. the argmax of :meth:`decision_function`
+          (scikit-learn's ``OneVsOneClassifier`` rule).
+        - ``'random'``: the majority vote, ties broken uniformly at random
+          among the tied classes, with draws from `random_state`.
+        - ``'auto'``: ``'proba'`` when the base estimator has
+          ``predict_proba``, else ``'confidence'``.
+
+        With two classes, ``'proba'`` is the argmax of the single
+        classifier's ``predict_proba``, and the votes its side of the
+        threshold.
+
+        .. versionadded:: 0.2
+
+    tie_break : {'confidence', 'random'}, default='deprecated'
+        Former name of the vote rules: ``tie_break='confidence'`` is
+        ``voting='confidence'``, ``tie_break='random'`` is
+        ``voting='random'``. Setting it together with a `voting` other than
+        ``'auto'`` is an error.
+
+        .. deprecated:: 0.2
+            `tie_break` was deprecated in 0.2 and will be removed in 0.3;
+            use `voting`.
 
     n_jobs : int, default=None
         Number of jobs fitting the pair classifiers in parallel, through
@@ -827,7 +960,7 @@ class OneVsOneClassifier(_BaseReduction):
         clone (nested ones included) is set to an integer drawn from it, so a
         fixed `random_state` fixes the whole model, whatever the base
         estimator's own ``random_state``. Also the source of the draws of
-        ``tie_break='random'`` (an int gives the same predictions at every
+        ``voting='random'`` (an int gives the same predictions at every
         call).
 
     Attributes
@@ -877,22 +1010,79 @@ class OneVsOneClassifier(_BaseReduction):
     array([0, 1, 2])
     >>> clf.predict_proba(X[[0]]).round(1)
     array([[1., 0., 0.]])
+    >>> bool((clf.predict(X) == clf.classes_[clf.predict_proba(X).argmax(1)]).all())
+    True
+    >>> vote = OneVsOneClassifier(LogisticRegression(max_iter=1000),
+    ...                           voting="confidence").fit(X, y)
+    >>> vote.decision_function(X[[0]]).round(1)
+    array([[ 2.3,  1.3, -0.3]])
     """
 
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit"]), None],
-        "tie_break": [StrOptions({"confidence", "random"})],
+        "voting": [StrOptions({"auto", "proba", "confidence", "random"})],
+        "tie_break": [
+            StrOptions({"confidence", "random"}),
+            Hidden(StrOptions({"deprecated"})),
+        ],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
     def __init__(
-        self, estimator=None, *, tie_break="confidence", n_jobs=None, random_state=None
+        self,
+        estimator=None,
+        *,
+        voting="auto",
+        tie_break="deprecated",
+        n_jobs=None,
+        random_state=None,
     ):
         self.estimator = estimator
+        self.voting = voting
         self.tie_break = tie_break
         self.n_jobs = n_jobs
         self.random_state = random_state
+
+    def _voting_rule(self, reference=None):
+        """The rule `voting` (or the deprecated `tie_break`) designates.
+
+        ``'auto'`` resolves against `reference` (by default, a fitted
+        sub-estimator, else the base estimator). Returns one of ``'proba'``,
+        ``'confidence'``, ``'random'``.
+        """
+        voting = self.voting
+        if self.tie_break != "deprecated":
+            if voting != "auto":
+                raise ValueError(
+                    f"Both voting={voting!r} and the deprecated "
+                    f"tie_break={self.tie_break!r} are set; set voting only."
+                )
+            voting = self.tie_break
+        if voting == "auto":
+            if reference is None:
+                reference = self._reference_estimator()
+            voting = "proba" if hasattr(reference, "predict_proba") else "confidence"
+        return voting
+
+    def _check_voting(self):
+        """Validate `voting` and `tie_break` before a fit (and warn)."""
+        base = self._base_estimator()
+        voting = self._voting_rule(reference=base)
+        if self.tie_break != "deprecated":
+            warnings.warn(
+                "`tie_break` was deprecated in 0.2 and will be removed in 0.3; "
+                f"use `voting` (here voting={self.tie_break!r}).",
+                FutureWarning,
+                # user code -> restore_on_failure -> _fit_context -> fit
+                stacklevel=5,
+            )
+        if voting == "proba" and not hasattr(base, "predict_proba"):
+            raise ValueError(
+                f"voting='proba' needs a base estimator with predict_proba; "
+                f"{type(base).__name__} has none. Use voting='confidence' or "
+                "'auto'."
+            )
 
     def _subproblems(self, y_encoded, classes):
         """Yield ``(row indices, binary labels, side names)`` for each pair."""
@@ -906,7 +1096,7 @@ class OneVsOneClassifier(_BaseReduction):
         self.pairwise_indices_ = indices if pairwise else None
 
     def predict(self, X):
-        """Predict class labels by majority vote of the pair classifiers.
+        """Predict class labels: coupled probabilities or the pairs' votes.
 
         Parameters
         ----------
@@ -916,20 +1106,28 @@ class OneVsOneClassifier(_BaseReduction):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The class with the most votes, ties broken as `tie_break` says.
+            The class of highest coupled probability (``voting='proba'``,
+            the default when the base estimator has ``predict_proba``), or
+            the class with the most votes, ties broken as `voting` says.
+            Always the argmax of :meth:`decision_function`, except for the
+            random tie-break.
         """
+        voting = self._voting_rule()
+        if voting == "proba":
+            proba = self._coupled_proba(self._validate_for_predict(X))
+            return self.classes_[proba.argmax(axis=1)]
         scores, threshold = self._sub_scores(X)
         if self.classes_.size == 2:
             return self._predict_binary(scores, threshold)
         votes, decision = _ovo_votes(scores, threshold, self.classes_.size)
         best = decision.argmax(axis=1)
-        if self.tie_break == "random":
+        if voting == "random":
             tied = votes == votes.max(axis=1, keepdims=True)
             best = _random_pick(tied, best, self.random_state)
         return self.classes_[best]
 
     def decision_function(self, X):
-        """Compute votes plus transformed summed confidences, as scikit-learn.
+        """Class scores whose argmax is ``predict`` (see `voting`).
 
         Parameters
         ----------
@@ -939,15 +1137,39 @@ class OneVsOneClassifier(_BaseReduction):
         Returns
         -------
         decision : ndarray of shape (n_samples, n_classes) or (n_samples,)
-            For each class, its number of votes plus its summed confidence
-            ``s`` mapped to ``s / (3 * (|s| + 1))``. With two classes, the
-            single classifier's score minus its threshold (positive for
-            `classes_[1]`), shape (n_samples,), which agrees with ``predict``.
+            With ``voting='proba'``: the log of the coupled probabilities
+            (:meth:`predict_proba`), a probability 0 counting as the smallest
+            positive float, so that the scores stay finite (about -708 in
+            float64). With the vote rules, scikit-learn's: for each class,
+            its number of votes plus its summed confidence ``s`` mapped to
+            ``s / (3 * (|s| + 1))``. With two classes, shape (n_samples,),
+            positive for `classes_[1]` and agreeing with ``predict``: the
+            log-odds ``log(p_1) - log(p_0)`` of the single classifier's
+            probabilities (``'proba'``), or its score minus its threshold.
         """
+        if self._voting_rule() == "proba":
+            proba = self._coupled_proba(self._validate_for_predict(X))
+            log_proba = np.log(np.maximum(proba, np.finfo(proba.dtype).tiny))
+            if self.classes_.size == 2:
+                return log_proba[:, 1] - log_proba[:, 0]
+            return log_proba
         scores, threshold = self._sub_scores(X)
         if self.classes_.size == 2:
             return scores[:, 0] - threshold
         return _ovo_votes(scores, threshold, self.classes_.size)[1]
+
+    def _coupled_proba(self, X):
+        """Class probabilities from the pair classifiers (validated `X`)."""
+        inputs = self._estimator_inputs(X)
+        if self.classes_.size == 2:
+            return self.estimators_[0].predict_proba(inputs[0])
+        pair_proba = np.column_stack(
+            [
+                estimator.predict_proba(X_k)[:, 1]
+                for estimator, X_k in zip(self.estimators_, inputs, strict=True)
+            ]
+        )
+        return _pairwise_coupling(pair_proba, self.classes_.size)
 
     @available_if(_estimators_have("predict_proba"))
     def predict_proba(self, X):
@@ -969,16 +1191,7 @@ class OneVsOneClassifier(_BaseReduction):
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Rows sum to one, columns ordered as `classes_`. With two classes,
-            the single classifier's ``predict_proba``.
+            the single classifier's ``predict_proba``. Its argmax is
+            ``predict`` under ``voting='proba'`` (the default).
         """
-        X = self._validate_for_predict(X)
-        inputs = self._estimator_inputs(X)
-        if self.classes_.size == 2:
-            return self.estimators_[0].predict_proba(inputs[0])
-        pair_proba = np.column_stack(
-            [
-                estimator.predict_proba(X_k)[:, 1]
-                for estimator, X_k in zip(self.estimators_, inputs, strict=True)
-            ]
-        )
-        return _pairwise_coupling(pair_proba, self.classes_.size)
+        return self._coupled_proba(self._validate_for_predict(X))

@@ -1,6 +1,7 @@
 """Tests of the one-vs-all and one-vs-one reductions (sklearn_mcnn._multiclass)."""
 
 import itertools
+import pickle
 import warnings
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.datasets import load_digits, load_iris, make_classification
+from sklearn.datasets import load_digits, load_iris, load_wine, make_classification
 from sklearn.exceptions import ConvergenceWarning, UnsetMetadataPassedError
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics.pairwise import rbf_kernel
@@ -18,38 +19,85 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import (
+    check_classifiers_train,
     check_dataframe_column_names_consistency,
     check_param_validation,
     parametrize_with_checks,
 )
 
-import sklearn_mcnn
-from sklearn_mcnn import OneVsAllClassifier, OneVsOneClassifier
+from sklearn_mcnn import (
+    MLPBackpropClassifier,
+    OneVsAllClassifier,
+    OneVsOneClassifier,
+    SoftmaxClassifier,
+)
 
 META_ESTIMATORS = (OneVsAllClassifier, OneVsOneClassifier)
 
 
-def _estimators_under_test():
-    bases = [None, LogisticRegression()]
-    mlp = getattr(sklearn_mcnn, "MLPBackpropClassifier", None)
-    if mlp is not None:
-        # 50 Adam epochs at the default step (1e-3) underfit the checks' small
-        # problems (MLPBackpropClassifier alone then fails
-        # check_classifiers_train), hence the larger step.
-        bases.append(mlp(hidden_layer_sizes=(5,), max_iter=50, learning_rate_init=0.05))
-    return [meta(estimator=base) for base in bases for meta in META_ESTIMATORS]
+def _softmax_adam():
+    return SoftmaxClassifier(solver="adam", learning_rate_init=0.01, max_iter=50)
 
 
-@parametrize_with_checks(_estimators_under_test())
-def test_sklearn_compatible(estimator, check, monkeypatch):
+def _mlp():
+    # 50 Adam epochs at the default step (1e-3) underfit the checks' small
+    # problems (MLPBackpropClassifier alone then fails check_classifiers_train),
+    # hence the larger step.
+    return MLPBackpropClassifier(
+        hidden_layer_sizes=(5,), learning_rate_init=0.05, max_iter=50
+    )
+
+
+def _svc():
+    # SVC() itself fails the sample-weight equivalence checks (scikit-learn
+    # declares them as expected failures of SVC): gamma='scale' reads the
+    # unweighted variance of X, which repeating rows changes and weighting
+    # them does not, and tol=1e-3 stops the dual solver about 1e-3 away from
+    # the optimum where the checks compare at rtol=1e-7. With a data-
+    # independent gamma and a tight tol the weighted and repeated fits agree,
+    # and so do the reductions over them: nothing needs to be declared.
+    return SVC(gamma="auto", tol=1e-8)
+
+
+# Fast enough for the default run (about 1 s of checks each).
+BASES = {"softmax": None, "logistic": LogisticRegression(), "svc": _svc()}
+# Stochastic bases: one-vs-one's predict follows the coupled probabilities
+# (voting='auto'), which the checks compare with predict_proba.
+SLOW_BASES = {"softmax-adam": _softmax_adam(), "mlp": _mlp()}
+
+
+def _reductions(bases):
+    return [meta(estimator=base) for base in bases.values() for meta in META_ESTIMATORS]
+
+
+def _set_array_api_env(monkeypatch):
     # check_array_api_input (NumPy namespace only, for estimators without
     # array API support) skips itself unless SCIPY_ARRAY_API=1; set it for
-    # this check alone so that nothing is skipped.
+    # the check alone so that nothing is skipped.
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+
+
+@parametrize_with_checks(_reductions(BASES))
+def test_sklearn_compatible(estimator, check, monkeypatch):
+    _set_array_api_env(monkeypatch)
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", _estimators_under_test(), ids=repr)
+@pytest.mark.slow
+@parametrize_with_checks(_reductions(SLOW_BASES))
+def test_sklearn_compatible_stochastic_bases(estimator, check, monkeypatch):
+    _set_array_api_env(monkeypatch)
+    check(estimator)
+
+
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_classifiers_train_check_with_adam_softmax(meta):
+    # Issue 11: one-vs-one's majority vote disagreed with its coupled
+    # probabilities on 11 of the 300 rows of this check.
+    check_classifiers_train(meta.__name__, meta(SoftmaxClassifier(solver="adam")))
+
+
+@pytest.mark.parametrize("estimator", _reductions({**BASES, **SLOW_BASES}), ids=repr)
 def test_param_validation_and_column_names(estimator):
     name = type(estimator).__name__
     check_param_validation(name, estimator)
@@ -90,10 +138,10 @@ def test_one_vs_all_matches_one_vs_rest(dataset):
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
-def test_one_vs_one_matches_scikit_learn(dataset):
+def test_one_vs_one_confidence_voting_matches_scikit_learn(dataset):
     X, y = DATASETS[dataset]()
     base = LogisticRegression(max_iter=500)
-    ours = OneVsOneClassifier(base).fit(X, y)
+    ours = OneVsOneClassifier(base, voting="confidence").fit(X, y)
     ref = SkOneVsOneClassifier(base).fit(X, y)
     n_classes = np.unique(y).size
     assert len(ours.estimators_) == n_classes * (n_classes - 1) // 2
@@ -101,6 +149,25 @@ def test_one_vs_one_matches_scikit_learn(dataset):
     assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=1e-12)
     for mine, theirs in zip(ours.estimators_, ref.estimators_, strict=True):
         assert_allclose(mine.coef_, theirs.coef_, rtol=1e-12)
+
+
+def test_one_vs_one_confidence_voting_matches_scikit_learn_on_ties():
+    # Three classes, one vote each on many rows: the tie-break decides.
+    X, y = make_classification(
+        n_samples=300,
+        n_features=6,
+        n_informative=4,
+        n_classes=3,
+        flip_y=0.2,
+        random_state=0,
+    )
+    base = LogisticRegression()
+    ours = OneVsOneClassifier(base, voting="confidence").fit(X, y)
+    ref = SkOneVsOneClassifier(base).fit(X, y)
+    votes = np.floor(ours.decision_function(X) + 1 / 3)
+    assert np.sum((votes == 1).all(axis=1)) >= 3  # rows with a cyclic tie
+    assert_array_equal(ours.predict(X), ref.predict(X))
+    assert_allclose(ours.decision_function(X), ref.decision_function(X), rtol=1e-12)
 
 
 def test_one_vs_one_pairwise_kernel_matches_scikit_learn():
@@ -236,7 +303,7 @@ def _votes(scores, threshold, n_classes):
 
 
 @pytest.mark.parametrize("stub, threshold", [(_DecisionStub, 0.0), (_ProbaStub, 0.5)])
-def test_one_vs_one_random_tie_break_picks_among_tied_classes(stub, threshold):
+def test_one_vs_one_random_voting_picks_among_tied_classes(stub, threshold):
     n_classes, n_rows = 4, 3000
     n_pairs = n_classes * (n_classes - 1) // 2
     rng = np.random.RandomState(0)
@@ -245,7 +312,7 @@ def test_one_vs_one_random_tie_break_picks_among_tied_classes(stub, threshold):
     X, y = _stub_training_data(n_classes, n_pairs)
     X_test = _stub_inputs(scores)
 
-    clf = OneVsOneClassifier(stub(n_classes), tie_break="random", random_state=3)
+    clf = OneVsOneClassifier(stub(n_classes), voting="random", random_state=3)
     y_pred = clf.fit(X, y).predict(X_test)
     assert_array_equal(clf.predict(X_test), y_pred)  # repeats exactly
 
@@ -261,8 +328,10 @@ def test_one_vs_one_random_tie_break_picks_among_tied_classes(stub, threshold):
         picked = np.bincount(y_pred[rows], minlength=n_classes)
         assert np.all(picked[tie_set] > 0)
 
-    decision = clf.decision_function(X_test)
-    confident = clf.set_params(tie_break="confidence").predict(X_test)
+    decision = clf.decision_function(X_test)  # votes + confidences
+    assert_array_equal(np.floor(decision + 1 / 3), votes)
+    confident = clf.set_params(voting="confidence").predict(X_test)
+    assert_array_equal(clf.decision_function(X_test), decision)
     assert_array_equal(confident, decision.argmax(axis=1))
     assert tied[np.arange(n_rows), confident].all()
     assert np.any(confident != y_pred)
@@ -273,7 +342,7 @@ def test_one_vs_one_cyclic_tie():
     n_classes, n_rows = 3, 600
     scores = np.tile([1.0, -1.0, 1.0], (n_rows, 1))
     X, y = _stub_training_data(n_classes, 3)
-    clf = OneVsOneClassifier(_DecisionStub(n_classes), tie_break="random")
+    clf = OneVsOneClassifier(_DecisionStub(n_classes), voting="random")
     y_pred = clf.set_params(random_state=0).fit(X, y).predict(_stub_inputs(scores))
     counts = np.bincount(y_pred, minlength=n_classes)
     assert np.all(counts > n_rows / 4)
@@ -325,7 +394,7 @@ def test_one_vs_one_predict_proba_is_pairwise_coupling(dataset):
     assert_allclose(proba.sum(axis=1), 1.0)
     assert np.all(proba >= 0)
     assert_allclose(clf.predict_log_proba(X), np.log(proba))
-    assert np.mean(proba.argmax(axis=1) == clf.predict(X)) > 0.95
+    assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
 
 
 def test_pairwise_coupling_recovers_consistent_probabilities():
@@ -350,6 +419,156 @@ def test_one_vs_all_predict_proba_normalises():
     expected = [[0.2, 0.6, 0.2], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]]
     assert_allclose(proba, expected)
     assert_array_equal(clf.predict(_stub_inputs(scores)), [1, 0, 0])
+
+
+# --------------------------------------------------------------------------
+# Voting rules: predict agrees with predict_proba
+
+
+def _overlapping_classes():
+    """Four overlapping classes: the vote and the coupling disagree on rows."""
+    return make_classification(
+        n_samples=300,
+        n_features=6,
+        n_informative=4,
+        n_classes=4,
+        flip_y=0.1,
+        random_state=0,
+    )
+
+
+# scikit-learn 1.9 deprecates SVC(probability=True), still the plainest base
+# whose probabilities (Platt scaling, fitted per classifier) do not rank the
+# samples as its decision values.
+_PLATT_DEPRECATED = "ignore:The `probability` parameter was deprecated:FutureWarning"
+
+PROBA_BASES = {
+    "svc-platt": SVC(probability=True, random_state=0),
+    "logistic": LogisticRegression(),
+    "softmax-adam": _softmax_adam(),
+    "mlp": _mlp(),
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.filterwarnings(_PLATT_DEPRECATED)
+@pytest.mark.parametrize("base", PROBA_BASES.values(), ids=PROBA_BASES.keys())
+def test_one_vs_one_predict_is_argmax_of_coupled_proba(base):
+    X, y = _overlapping_classes()
+    clf = OneVsOneClassifier(base, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    y_pred = clf.predict(X)
+    assert_array_equal(y_pred, clf.classes_[proba.argmax(axis=1)])
+    decision = clf.decision_function(X)
+    assert_array_equal(clf.classes_[decision.argmax(axis=1)], y_pred)
+    assert np.all(np.isfinite(decision))
+    assert_allclose(np.exp(decision), proba, rtol=1e-12, atol=1e-300)
+    # the same as voting='proba', and (here) not the same as the vote
+    assert_array_equal(clf.set_params(voting="proba").predict(X), y_pred)
+    assert_array_equal(clf.decision_function(X), decision)
+    vote = clf.set_params(voting="confidence").predict(X)
+    assert_array_equal(vote, clf.classes_[clf.decision_function(X).argmax(axis=1)])
+    assert np.any(vote != y_pred)
+
+
+def test_one_vs_one_auto_voting_without_predict_proba_is_the_vote():
+    X, y = _overlapping_classes()
+    clf = OneVsOneClassifier(SVC()).fit(X, y)
+    assert not hasattr(clf, "predict_proba")
+    ref = SkOneVsOneClassifier(SVC()).fit(X, y)
+    assert_array_equal(clf.predict(X), ref.predict(X))
+    assert_allclose(clf.decision_function(X), ref.decision_function(X))
+    confidence = clf.set_params(voting="confidence")
+    assert_array_equal(confidence.predict(X), ref.predict(X))
+
+
+def test_one_vs_one_proba_voting_needs_predict_proba():
+    X, y = _iris()
+    clf = OneVsOneClassifier(SVC(), voting="confidence").fit(X, y)
+    before = pickle.dumps(clf)
+    with pytest.raises(ValueError, match="voting='proba' needs a base estimator"):
+        clf.set_params(voting="proba").fit(X, y)
+    clf.set_params(voting="confidence")
+    assert pickle.dumps(clf) == before
+
+
+def test_one_vs_one_proba_decision_is_finite_where_proba_is_zero():
+    # Two classes: the single classifier's probabilities, 0 and 1 included.
+    X, y = _stub_training_data(2, 1)
+    clf = OneVsOneClassifier(_ProbaStub(2)).fit(X, y)
+    X_test = _stub_inputs(np.array([[1.0], [0.0], [0.3], [0.5]]))
+    log_tiny = np.log(np.finfo(np.float64).tiny)  # about -708
+    decision = clf.decision_function(X_test)
+    assert_allclose(decision, [-log_tiny, log_tiny, np.log(0.3 / 0.7), 0.0])
+    assert_array_equal(clf.predict(X_test), [1, 0, 0, 0])
+    assert_array_equal(clf.predict(X_test), (decision > 0).astype(int))
+    assert_array_equal(clf.predict(X_test), clf.predict_proba(X_test).argmax(axis=1))
+    # More classes: the coupling clips the pairs' probabilities to
+    # [1e-7, 1 - 1e-7], the scores stay finite.
+    X, y = _stub_training_data(3, 3)
+    clf = OneVsOneClassifier(_ProbaStub(3)).fit(X, y)
+    X_test = _stub_inputs(np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]))
+    decision = clf.decision_function(X_test)
+    assert np.all(np.isfinite(decision))
+    assert_array_equal(decision.argmax(axis=1), [2, 0])
+    assert_array_equal(clf.predict(X_test), [2, 0])
+
+
+def test_tie_break_is_deprecated_in_favour_of_voting():
+    n_classes, n_pairs = 4, 6
+    X, y = _stub_training_data(n_classes, n_pairs)
+    X_test = _stub_inputs(np.random.RandomState(0).uniform(size=(500, n_pairs)))
+    votes = {}
+    for rule in ("confidence", "random"):
+        new = OneVsOneClassifier(_ProbaStub(n_classes), voting=rule, random_state=0)
+        votes[rule] = new.fit(X, y).predict(X_test)
+        old = OneVsOneClassifier(_ProbaStub(n_classes), tie_break=rule, random_state=0)
+        with pytest.warns(FutureWarning, match="`tie_break` was deprecated in 0.2"):
+            old.fit(X, y)
+        assert_array_equal(old.predict(X_test), votes[rule])
+        assert_array_equal(old.decision_function(X_test), new.decision_function(X_test))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # the default is silent
+        clf = OneVsOneClassifier(_ProbaStub(n_classes)).fit(X, y)
+    y_pred = clf.predict(X_test)  # voting='auto': the coupled probabilities
+    assert_array_equal(y_pred, clf.predict_proba(X_test).argmax(axis=1))
+    assert np.any(y_pred != votes["confidence"])
+
+    before = pickle.dumps(clf)
+    clf.set_params(tie_break="random", voting="confidence")
+    with pytest.raises(ValueError, match="Both voting='confidence' and"):
+        clf.fit(X, y)
+    with pytest.raises(ValueError, match="Both voting='confidence' and"):
+        clf.predict(X_test)
+    clf.set_params(tie_break="deprecated", voting="auto")
+    assert pickle.dumps(clf) == before
+
+
+@pytest.mark.filterwarnings(_PLATT_DEPRECATED)
+@pytest.mark.parametrize("voting", ["confidence", "random"])
+def test_one_vs_all_predict_follows_predict_proba(voting):
+    # Platt scaling is fitted per class: the probabilities do not rank the
+    # classes as the decision values do, and predict follows predict_proba.
+    X, y = _overlapping_classes()
+    base = SVC(probability=True, random_state=0)
+    clf = OneVsAllClassifier(base, voting=voting, random_state=0).fit(X, y)
+    proba = clf.predict_proba(X)
+    y_pred = clf.predict(X)
+    positive = np.column_stack([e.predict_proba(X)[:, 1] for e in clf.estimators_])
+    if voting == "confidence":
+        assert_array_equal(y_pred, proba.argmax(axis=1))
+        # documented: argmax(decision_function) differs on a few rows
+        assert np.any(clf.decision_function(X).argmax(axis=1) != y_pred)
+    else:
+        any_positive = (positive > 0.5).any(axis=1)
+        assert (positive[np.arange(y.size), y_pred] > 0.5)[any_positive].all()
+        assert_array_equal(y_pred[~any_positive], proba.argmax(axis=1)[~any_positive])
+
+    # without predict_proba, predict reads decision_function, as before
+    clf = OneVsAllClassifier(SVC(), voting=voting, random_state=0).fit(X, y)
+    if voting == "confidence":
+        assert_array_equal(clf.predict(X), clf.decision_function(X).argmax(axis=1))
 
 
 # --------------------------------------------------------------------------
@@ -511,7 +730,22 @@ def test_binary_single_estimator_consistent_decision(meta, base):
     if isinstance(base, LogisticRegression):
         ref = clone(base).fit(X, labels[y])
         assert_array_equal(y_pred, ref.predict(X_test))
-        assert_allclose(clf.decision_function(X_test), ref.decision_function(X_test))
+        # one-vs-one's default decision is the log-odds of the probabilities
+        assert_allclose(
+            clf.decision_function(X_test), ref.decision_function(X_test), atol=1e-9
+        )
+    if meta is OneVsOneClassifier:
+        assert_array_equal(decision, np.log(proba[:, 1]) - np.log(proba[:, 0]))
+        # the vote: the single classifier's score, minus its threshold
+        clf.set_params(voting="confidence")
+        assert_array_equal(clf.predict(X_test), y_pred)
+        threshold = 0.5 if isinstance(base, _ProbaStub) else 0.0
+        score = (
+            proba[:, 1]
+            if isinstance(base, _ProbaStub)
+            else clf.estimators_[0].decision_function(X_test)
+        )
+        assert_array_equal(clf.decision_function(X_test), score - threshold)
 
 
 # --------------------------------------------------------------------------
@@ -564,6 +798,246 @@ def test_partial_fit_after_fit_replaces_constant_predictors():
         clf.fit(X, y, sample_weight=sw)
     clf.partial_fit(X, y)
     assert all(isinstance(e, SGDClassifier) for e in clf.estimators_)
+
+
+# --------------------------------------------------------------------------
+# A fit or partial_fit that raises changes nothing
+
+
+class _FlakyBinary(ClassifierMixin, BaseEstimator):
+    """Class means kept as running sums, updated in place by partial_fit.
+
+    The `fail_at`-th call of ``fit`` or ``partial_fit``, counted over all the
+    instances (class attributes), raises; ``partial_fit`` raises *after* its
+    in-place update, as a training step that fails half-way would.
+    """
+
+    calls = 0
+    fail_at = None
+    error = RuntimeError
+
+    def _count_call(self):
+        type(self).calls += 1
+        if type(self).calls == type(self).fail_at:
+            raise self.error(f"call {self.calls} of a sub-estimator failed")
+
+    def fit(self, X, y):
+        self._count_call()
+        self.sums_ = np.zeros((2, X.shape[1]))
+        self.counts_ = np.zeros(2)
+        return self._update(X, y)
+
+    def partial_fit(self, X, y, classes=None):
+        if not hasattr(self, "sums_"):
+            self.sums_ = np.zeros((2, X.shape[1]))
+            self.counts_ = np.zeros(2)
+        self._update(X, y)
+        self._count_call()
+        return self
+
+    def _update(self, X, y):
+        for label in (0, 1):
+            self.sums_[label] += X[y == label].sum(axis=0)
+            self.counts_[label] += np.sum(y == label)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X):
+        mean_0, mean_1 = self.sums_ / np.maximum(self.counts_, 1)[:, np.newaxis]
+        return X @ (mean_1 - mean_0) - (mean_1 @ mean_1 - mean_0 @ mean_0) / 2
+
+    def predict(self, X):
+        return (self.decision_function(X) > 0).astype(int)
+
+
+@pytest.fixture
+def flaky():
+    """The _FlakyBinary class, its counter reset before and after the test."""
+    _FlakyBinary.calls, _FlakyBinary.fail_at = 0, None
+    yield _FlakyBinary
+    _FlakyBinary.calls, _FlakyBinary.fail_at = 0, None
+    _FlakyBinary.error = RuntimeError
+
+
+def _wine():
+    X, y = load_wine(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+RESTORE_BASES = {
+    "softmax-sgd": SoftmaxClassifier(solver="sgd", max_iter=5),
+    "mlp": MLPBackpropClassifier(hidden_layer_sizes=(4,), max_iter=5),
+}
+
+
+def _outputs(est, X):
+    methods = ("predict", "predict_proba", "decision_function")
+    return [getattr(est, method)(X) for method in methods if hasattr(est, method)]
+
+
+def _assert_unchanged(est, state, outputs, X):
+    assert pickle.dumps(est) == state
+    for got, expected in zip(_outputs(est, X), outputs, strict=True):
+        assert_array_equal(got, expected)
+
+
+def _fitted(meta, base, random_state=0):
+    X, y = _wine()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return meta(clone(base), random_state=random_state).fit(X, y), X, y
+
+
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_pickle_of_a_fitted_reduction_is_deterministic(meta):
+    # The comparisons below rely on it: the same object pickles to the same
+    # bytes, also after predicting. (Not across a round trip: a loaded copy
+    # can pickle to other bytes, its dtype objects memoised differently.)
+    est, X, _ = _fitted(meta, RESTORE_BASES["mlp"])
+    first = pickle.dumps(est)
+    assert pickle.dumps(est) == first
+    _outputs(est, X)
+    assert pickle.dumps(est) == first
+
+
+def _refused_calls(X, y):
+    """(method, args, kwargs, error match) of calls that must be refused."""
+    X_nan = X.copy()
+    X_nan[3, 2] = np.nan
+    one_class = np.zeros_like(y)
+    new_label = y.copy()
+    new_label[0] = 7
+    return {
+        "fit-features-and-negative-weight": (
+            "fit",
+            (X[:, :3], y),
+            {"sample_weight": -np.ones(y.size)},
+            "[Nn]egative",
+        ),
+        "fit-negative-weight": (
+            "fit",
+            (X, y),
+            {"sample_weight": -np.ones(y.size)},
+            "[Nn]egative",
+        ),
+        "fit-one-class": ("fit", (X[:, :3], one_class), {}, "one class"),
+        "fit-nan": ("fit", (X_nan, y), {}, "NaN"),
+        "fit-weight-length-new-labels": (
+            "fit",
+            (X, new_label),
+            {"sample_weight": np.ones(5)},
+            "sample",
+        ),
+        "partial_fit-features": ("partial_fit", (X[:, :3], y), {}, "features"),
+        "partial_fit-negative-weight": (
+            "partial_fit",
+            (X, y),
+            {"sample_weight": -np.ones(y.size)},
+            "[Nn]egative",
+        ),
+        "partial_fit-new-label": ("partial_fit", (X, new_label), {}, "not among"),
+        "partial_fit-other-classes": (
+            "partial_fit",
+            (X, y),
+            {"classes": [0, 1, 2, 3]},
+            "not the same",
+        ),
+        "partial_fit-nan": ("partial_fit", (X_nan, y), {}, "NaN"),
+    }
+
+
+@pytest.mark.parametrize("call", list(_refused_calls(*_wine())))
+@pytest.mark.parametrize("base", RESTORE_BASES.values(), ids=RESTORE_BASES.keys())
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_refused_call_changes_nothing(meta, base, call):
+    est, X, y = _fitted(meta, base)
+    method, args, kwargs, match = _refused_calls(X, y)[call]
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    with pytest.raises(ValueError, match=match):
+        getattr(est, method)(*args, **kwargs)
+    _assert_unchanged(est, state, outputs, X)
+
+
+@pytest.mark.parametrize("seed", ["int", "RandomState"])
+@pytest.mark.parametrize("base", RESTORE_BASES.values(), ids=RESTORE_BASES.keys())
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_diverging_refit_changes_nothing(meta, base, seed):
+    # A learning rate of 1e8 on wine x 1e3: the base estimator's fit raises
+    # its learning-rate error, after the seeds were drawn from random_state
+    # (a RandomState instance is pickled with the estimator: it must not
+    # have advanced either).
+    random_state = 0 if seed == "int" else np.random.RandomState(0)
+    est, X, y = _fitted(meta, base, random_state)
+    est.set_params(estimator__solver="sgd", estimator__learning_rate_init=1e8)
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    with pytest.raises(ValueError, match="learning_rate_init"):
+        est.fit(X * 1e3, y)
+    _assert_unchanged(est, state, outputs, X)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_fit_failing_in_a_sub_estimator_changes_nothing(meta, error, flaky):
+    X, y = _wine()
+    est = meta(flaky(), random_state=0).fit(X, y)
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    flaky.fail_at, flaky.error = flaky.calls + 2, error  # the 2nd sub-fit
+    with pytest.raises(error, match="failed"):
+        est.fit(X[:, :5], y)  # other features: n_features_in_ would change
+    _assert_unchanged(est, state, outputs, X)
+
+
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_refit_with_a_parameter_the_base_refuses_changes_nothing(meta):
+    est, X, y = _fitted(meta, RESTORE_BASES["softmax-sgd"])
+    est.set_params(estimator__alpha=-1.0)
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    with pytest.raises(ValueError, match="alpha"):
+        est.fit(X[:, :5], y)
+    _assert_unchanged(est, state, outputs, X)
+
+
+@pytest.mark.parametrize("first", ["fit", "partial_fit"])
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_partial_fit_failing_in_a_sub_estimator_changes_nothing(meta, first, flaky):
+    # The first sub-estimator's update succeeds (in place, on a copy), the
+    # second raises: the reduction keeps its sub-estimators as they were.
+    X, y = _wine()
+    est = meta(flaky(), random_state=0)
+    if first == "fit":
+        est.fit(X, y)
+    else:
+        est.partial_fit(X, y, classes=np.unique(y))
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    sums = [e.sums_.copy() for e in est.estimators_]
+    flaky.fail_at = flaky.calls + 2
+    with pytest.raises(RuntimeError, match="failed"):
+        est.partial_fit(X, y)
+    _assert_unchanged(est, state, outputs, X)
+    for e, before in zip(est.estimators_, sums, strict=True):
+        assert_array_equal(e.sums_, before)
+    # the next call that succeeds updates them as an uninterrupted run would
+    est.partial_fit(X, y)
+    reference = meta(flaky(), random_state=0)
+    if first == "fit":
+        reference.fit(X, y)
+    else:
+        reference.partial_fit(X, y, classes=np.unique(y))
+    reference.partial_fit(X, y)
+    for e, r in zip(est.estimators_, reference.estimators_, strict=True):
+        assert_array_equal(e.sums_, r.sums_)
+
+
+def test_failed_first_partial_fit_leaves_an_unfitted_reduction(flaky):
+    X, y = _wine()
+    est = OneVsOneClassifier(flaky())
+    state = pickle.dumps(est)
+    flaky.fail_at = 2
+    with pytest.raises(RuntimeError, match="failed"):
+        est.partial_fit(X, y, classes=np.unique(y))
+    assert pickle.dumps(est) == state
+    assert not hasattr(est, "estimators_")
+    assert not hasattr(est, "n_features_in_")
 
 
 # --------------------------------------------------------------------------
