@@ -88,6 +88,18 @@ def blas_description():
     )
 
 
+def cpu_model():
+    """The CPU's model name (``/proc/cpuinfo``), else the platform's guess."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def machine_footer(script, argv, load_start):
     """The closing lines of a results table: machine, libraries, BLAS, load
     and the command that reproduces it."""
@@ -96,7 +108,8 @@ def machine_footer(script, argv, load_start):
     torch = sys.modules.get("torch")
     return [
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs; Python "
+        f"Machine: {cpu_model()} ({platform.machine()}), {os.cpu_count()} "
+        f"CPUs; Python "
         f"{platform.python_version()}, NumPy {np.__version__}, scikit-learn "
         f"{sklearn.__version__}, sklearn-mcnn {sklearn_mcnn.__version__}"
         + (f", torch {torch.__version__} ({torch.get_num_threads()} threads)"

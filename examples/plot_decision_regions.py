@@ -37,11 +37,14 @@ grid = np.c_[xx.ravel(), yy.ravel()]
 # -----------------
 # The reductions use a binary :class:`~sklearn_mcnn.SoftmaxClassifier` per
 # sub-problem (their default); its ``decision_function`` is the score
-# difference :math:`z_1 - z_0`, positive for "this class".
+# difference :math:`z_1 - z_0`, positive for "this class". The one-vs-one
+# panel shows the majority vote (``voting='confidence'``, scikit-learn's
+# rule) rather than the default, the argmax of the coupled probabilities.
 models = {
     "softmax (joint)": SoftmaxClassifier(alpha=1e-3),
     "one-vs-all (argmax)": OneVsAllClassifier(SoftmaxClassifier(alpha=1e-3)),
-    "one-vs-one (votes)": OneVsOneClassifier(SoftmaxClassifier(alpha=1e-3)),
+    "one-vs-one (votes)": OneVsOneClassifier(SoftmaxClassifier(alpha=1e-3),
+                                            voting="confidence"),
 }
 for model in models.values():
     model.fit(X, y)

@@ -43,6 +43,11 @@ from ._training import (
 )
 from ._validation import check_class_labels
 
+#: ``fit`` starts a network's log-loss output at the class frequencies mixed
+#: with this weight of the uniform distribution: a class of zero weight
+#: starts about log(100 K) below a frequent one, not at -inf.
+PRIOR_SMOOTHING = 0.01
+
 try:  # scikit-learn >= 1.9: the callback API
     from sklearn.callback import CallbackSupportMixin, with_callbacks
 except ImportError:  # pragma: no cover - older scikit-learn
@@ -266,6 +271,10 @@ class BaseNetworkClassifier(
         """Validate, then train.  Runs inside the fit transaction
         (:func:`~sklearn_mcnn._checkpoint.restore_on_failure`): whatever
         raises, before or during training, the estimator is restored."""
+        if incremental and hasattr(self, "classes_"):
+            # scikit-learn's _fit_context validates a partial_fit's parameters
+            # on the first call only; a later set_params must not slip by.
+            self._validate_params()
         if self.solver == "lbfgs" and self._network_options()["dropout"] > 0:
             raise ValueError(
                 "dropout needs a stochastic solver: with solver='lbfgs' the "
@@ -286,6 +295,8 @@ class BaseNetworkClassifier(
         )
         if not reuse:
             self._initialize(sizes, X.dtype, rng)
+            if not incremental:
+                self._start_at_class_prior(y_index, sample_weight)
         else:
             X = X.astype(self._params.dtype, copy=False)
             if not incremental:
@@ -307,7 +318,8 @@ class BaseNetworkClassifier(
 
     def _initialize(self, sizes, dtype, rng):
         """Fresh parameters: Glorot-uniform as MLPClassifier, zeros without
-        hidden layers (the convex softmax model, as LogisticRegression)."""
+        hidden layers (the convex softmax model, as LogisticRegression).
+        ``fit`` then moves the output biases (:meth:`_start_at_class_prior`)."""
         options = self._network_options()
         self._net_options = options
         self._net = net = Network(sizes, **options)
@@ -330,6 +342,7 @@ class BaseNetworkClassifier(
         self._running = running
         self._opt_state = None
         self._steps = 0
+        self._loss_level = None   # the divergence guard's starting level
         self.n_iter_ = 0
         self.t_ = 0
         self.loss_curve_ = []
@@ -338,6 +351,45 @@ class BaseNetworkClassifier(
         self.best_validation_score_ = None
         self._no_improvement_count = 0
         self._learning_rate = float(self.learning_rate_init)
+
+    def _start_at_class_prior(self, y_index, sample_weight):
+        """Set a fresh network's output biases to the model that predicts
+        the (weighted) class frequencies: the frequencies themselves for the
+        squared error, their centred logarithms for the log loss (mixed
+        with ``PRIOR_SMOOTHING`` of the uniform distribution, so that a class
+        of zero weight gets a finite bias).
+
+        The hidden layers keep their Glorot weights, so the fit starts from
+        the best model that ignores the features plus small random
+        deviations, instead of from a uniform prediction.  It matters when
+        the class weights are far from uniform: from a uniform start, a
+        network whose units saturate (unscaled features) can end far from
+        the weighted optimum.  Over scikit-learn's bundled data sets (iris,
+        wine, digits, breast cancer; 5-fold CV, two seeds, five solver and
+        loss configurations), it left the cross-validated accuracy of
+        standardized data unchanged (mean 0.00 points, worst -1.0, within
+        the seeds' noise) and raised that of unscaled data by 1.9 points on
+        average (``benchmarks/bench_output_init.py``).
+
+        Only for ``fit`` with hidden layers: the softmax model starts at
+        zero (as ``LogisticRegression``; it is convex), and a first
+        ``partial_fit`` batch need not have the classes' frequencies.
+        """
+        if self._net.n_layers == 1:
+            return
+        n_classes = self.classes_.size
+        freq = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
+        freq = freq / freq.sum()
+        if self._net.loss_name == "log_loss":
+            # Smoothed by weight fractions, not by rows: weights and repeated
+            # rows must give the same start.
+            log_freq = np.log((freq + PRIOR_SMOOTHING / n_classes)
+                              / (1.0 + PRIOR_SMOOTHING))
+            prior = log_freq - log_freq.mean()
+        else:
+            prior = freq
+        _, bias, _ = self._net.layer_slices()[-1]
+        self._params[bias] = prior
 
     # ------------------------------------------------------------ prediction
 

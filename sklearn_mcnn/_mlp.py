@@ -36,7 +36,11 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
     dropout : float, default=0.0
         Probability of dropping each hidden unit during training (inverted
         dropout: kept units are scaled by ``1 / (1 - dropout)``, so nothing
-        changes at prediction). Needs a stochastic solver.
+        changes at prediction). Needs a stochastic solver. With dropout,
+        a sample weight of 2 is not the same as repeating the sample: a
+        repeated sample gets two independent dropout masks per epoch, a
+        weighted one a single mask counted twice (the expected gradient is
+        the same, its noise is not).
 
     batch_norm : bool, default=False
         Batch normalisation of each hidden layer's pre-activations: batch

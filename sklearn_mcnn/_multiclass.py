@@ -344,9 +344,12 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 return method
         return "predict"
 
-    def _validation_params(self):
-        """Input validation options derived from the base estimator's tags."""
-        input_tags = get_tags(self._base_estimator()).input_tags
+    def _validation_params(self, estimator=None):
+        """Input validation options derived from `estimator`'s tags (by
+        default the base estimator's: the one that will be trained)."""
+        if estimator is None:
+            estimator = self._base_estimator()
+        input_tags = get_tags(estimator).input_tags
         return {
             "accept_sparse": ["csr", "csc"] if input_tags.sparse else False,
             "ensure_all_finite": not input_tags.allow_nan,
@@ -406,7 +409,11 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _validate_for_predict(self, X):
         """Check that the model is fitted and validate X against it."""
         check_is_fitted(self, "estimators_")
-        return validate_data(self, X, reset=False, **self._validation_params())
+        # The fitted sub-estimators predict, whatever `estimator` is now.
+        return validate_data(
+            self, X, reset=False,
+            **self._validation_params(self._reference_estimator()),
+        )
 
     def _estimator_inputs(self, X):
         """The input of each sub-estimator: X, or its pairwise-kernel columns."""
@@ -555,8 +562,12 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             call: the sub-estimators are updated as copies, which replace
             them only when all the updates have succeeded.
         """
-        self._check_voting()
         first_call = not hasattr(self, "estimators_")
+        if not first_call:
+            # scikit-learn's _fit_context validates a partial_fit's parameters
+            # on the first call only; a later set_params must not slip by.
+            self._validate_params()
+        self._check_voting()
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         X, y = validate_data(self, X, y, reset=first_call, **self._validation_params())
@@ -619,6 +630,14 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """
         fresh = None
         if not all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
+            base = self._base_estimator()
+            if not hasattr(base, "partial_fit"):
+                raise ValueError(
+                    f"{type(self).__name__}.partial_fit must restart the "
+                    "sub-problems that fit left constant from the base "
+                    f"estimator, but {base!r} has no partial_fit (now). Use a "
+                    "base estimator with partial_fit, or refit."
+                )
             fresh = self._new_estimators(len(self.estimators_), seed_source)
         estimators = []
         for k, (estimator, (indices, _, _)) in enumerate(

@@ -44,8 +44,10 @@ CHUNK_ROWS = 256
 PARALLEL_STEP_MIN_WORK = 2**19
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
-#: exceeds this many times the first batch's of the call (or than the loss
-#: of a uniform prediction, if larger) stops training with an error.  A
+#: exceeds this many times a starting level stops training with an error.
+#: The starting level is the larger of the loss of a uniform prediction and
+#: the loss of the first batch, both of the call and of the model's first
+#: training call (kept by warm starts and ``partial_fit``).  A
 #: diverging fit passes it within an epoch or two (its loss grows
 #: geometrically); SGD on unscaled features can jump far above its start and
 #: still recover, so the bound keeps a margin: over scikit-learn's bundled
@@ -330,7 +332,12 @@ class TrainingMixin:
         n_batches = -(-n // batch_size)
         best_params = None
         loss_floor = self._uniform_loss()
-        max_loss = np.inf   # set from the first batch of the call
+        # The guard's starting level belongs to the model, not to the call:
+        # set by the first batch the model ever trained on, and kept by
+        # warm-started fits and partial_fit, so a loss that explodes over
+        # many short calls is caught as surely as within one long call.
+        max_loss = (np.inf if self._loss_level is None
+                    else DIVERGENCE_GROWTH * self._loss_level)
         for _ in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
@@ -347,11 +354,13 @@ class TrainingMixin:
                     self._steps, int(rng.randint(np.iinfo(np.int32).max)),
                     tuner,
                 )
-            if max_loss == np.inf and first_loss >= 0:
-                max_loss = DIVERGENCE_GROWTH * max(loss_floor, first_loss)
+            if self._loss_level is None and first_loss >= 0:
+                self._loss_level = max(loss_floor, first_loss)
+                max_loss = DIVERGENCE_GROWTH * self._loss_level
             if good_batches < n_batches or not np.all(np.isfinite(self._params)):
                 if np.isfinite(stop_loss) and good_batches < n_batches:
-                    start = max_loss / DIVERGENCE_GROWTH
+                    # The kernel bounds each call by its own first batch too.
+                    start = min(self._loss_level, max(loss_floor, first_loss))
                     what = (f"exploded to {stop_loss:.3g}, more than "
                             f"{DIVERGENCE_GROWTH:g} times its starting level "
                             f"({start:.3g}),")
@@ -448,6 +457,7 @@ class TrainingMixin:
             chance = float(-np.sum(freq * np.log(freq)))
         else:
             chance = float(1.0 - np.sum(freq**2))
+        chance = max(0.0, chance)   # rounding: -0.0 or -1e-17 with one class
         if self.loss_ > CHANCE_MARGIN * chance + 1e-12:
             warnings.warn(
                 f"The fit ended with a training loss of {self.loss_:.4g}, worse "

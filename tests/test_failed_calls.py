@@ -146,6 +146,20 @@ def test_refused_partial_fit_changes_nothing(name, case, iris):
     _assert_unchanged(est, X, before)
 
 
+@pytest.mark.parametrize("name", ["softmax-adam", "mlp-adam", "mlp-sgd-bn"])
+def test_refused_hyperparameter_in_partial_fit_changes_nothing(name, iris):
+    """scikit-learn validates a partial_fit's parameters on the first call
+    only; ours validates every call."""
+    X, y = iris
+    est = clone(FITTED[name]).partial_fit(X, y, classes=[0, 1, 2])
+    before = _snapshot(est, X)
+    est.set_params(alpha=-1.0)
+    with pytest.raises(ValueError, match="alpha"):
+        est.partial_fit(X, y)
+    est.set_params(alpha=FITTED[name].alpha)
+    _assert_unchanged(est, X, before)
+
+
 @pytest.mark.parametrize("name", list(FITTED))
 def test_refused_first_fit_leaves_the_estimator_unfitted(name, iris):
     X, y = iris
@@ -233,6 +247,26 @@ def test_failed_fit_keeps_the_previous_model(name, how, scale, diverging_data):
     else:
         est.partial_fit(X, y), again.partial_fit(X, y)
     assert _attributes(est) == _attributes(again)
+
+
+@pytest.mark.parametrize("name", ["softmax-sgd", "mlp-sgd"])
+def test_divergence_over_many_short_calls_raises(name, wine):
+    """One batch per partial_fit call: no call sees two batches, so the
+    guard's starting level must come from the model's first call."""
+    _, X_std, y = wine
+    est = clone(DIVERGING[name]).set_params(batch_size=len(y),
+                                             learning_rate_init=1e4)
+    for calls in range(1, 21):
+        before = _snapshot(est, X_std) if calls > 1 else None
+        try:
+            est.partial_fit(X_std * 1e3, y, classes=[0, 1, 2])
+        except ValueError as error:
+            assert "exploded" in str(error) or "non-finite" in str(error)
+            break
+    else:
+        pytest.fail(f"20 calls, loss {est.loss_curve_[-1]:.3g}, no error")
+    assert calls > 1
+    _assert_unchanged(est, X_std, before)
 
 
 @pytest.mark.parametrize("sparse", [False, True])

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -15,6 +16,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.multiclass import OneVsOneClassifier as SkOneVsOneClassifier
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -798,6 +800,33 @@ def test_partial_fit_after_fit_replaces_constant_predictors():
         clf.fit(X, y, sample_weight=sw)
     clf.partial_fit(X, y)
     assert all(isinstance(e, SGDClassifier) for e in clf.estimators_)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_partial_fit_needing_a_base_without_partial_fit_raises(meta):
+    # A constant sub-problem restarts from the base estimator, which no
+    # longer has partial_fit: a clear error, and nothing changed.
+    X, y = _iris()
+    sw = np.where(y == 2, 0.0, 1.0)
+    est = meta(SoftmaxClassifier(solver="adam", max_iter=5), random_state=0)
+    with pytest.warns(UserWarning, match="constant predictor"):
+        est.fit(X, y, sample_weight=sw)
+    est.set_params(estimator__solver="lbfgs")
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    with pytest.raises(ValueError, match="has no partial_fit"):
+        est.partial_fit(X, y)
+    _assert_unchanged(est, state, outputs, X)
+
+
+@pytest.mark.parametrize("meta", META_ESTIMATORS)
+def test_predict_validates_input_for_the_fitted_sub_estimators(meta):
+    # The fitted sub-estimators accept sparse input; a new `estimator` that
+    # does not, set after fit, does not predict and must not be asked.
+    X, y = _iris()
+    est = meta(SoftmaxClassifier(), random_state=0).fit(X, y)
+    est.set_params(estimator=GaussianNB())
+    assert_array_equal(est.predict(sp.csr_matrix(X)), est.predict(X))
 
 
 # --------------------------------------------------------------------------
