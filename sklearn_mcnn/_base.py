@@ -38,9 +38,8 @@ from ._training import (
     _as_kernel_input,
     _CallbackContext,
     _Data,
-    _n_threads,
-    _single_threaded_blas,
 )
+from ._threads import forward_work, single_threaded_blas_for, threads_for
 from ._validation import check_class_labels
 
 #: ``fit`` starts a network's log-loss output at the class frequencies mixed
@@ -421,8 +420,9 @@ class BaseNetworkClassifier(
                     "features, or fit the model on float64 data."
                 )
         net = self._net.inference_layout(n, CHUNK_ROWS)
-        n_threads = _n_threads() if n > CHUNK_ROWS else 1
-        with _single_threaded_blas(n_threads > 1):
+        n_threads = threads_for(forward_work(net.sizes, n),
+                                n_tasks=-(-n // CHUNK_ROWS))
+        with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS)):
             _network.forward(net, _as_kernel_input(X), self._params,
                              self._running, out, probabilities, n_threads)
         if np.isnan(out).any():

@@ -139,6 +139,25 @@ class _ConstantPredictor(BaseEstimator):
         return proba
 
 
+class _UntrainedPair(BaseEstimator):
+    """A one-vs-one pair that no ``partial_fit`` batch has reached yet (none
+    of its rows so far): it abstains.  Its scores sit on the thresholds
+    (decision 0, probability 1/2), the votes leave it out, and the next
+    batch with rows of the pair starts a fresh clone of the base estimator
+    in its place (it has no ``partial_fit``)."""
+
+    classes_ = np.array([0, 1])
+
+    def predict(self, X):
+        return np.zeros(_num_samples(X), dtype=np.intp)
+
+    def decision_function(self, X):
+        return np.zeros(_num_samples(X))
+
+    def predict_proba(self, X):
+        return np.full((_num_samples(X), 2), 0.5)
+
+
 def _fit_binary(estimator, X, y, fit_params, indices, names):
     """Fit one binary sub-estimator on the rows `indices` (all if None).
 
@@ -168,11 +187,14 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
 def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
     """Update one binary sub-estimator on the rows `indices` (all if None).
 
-    A sub-problem with no rows in this batch leaves `estimator` unchanged.
+    A sub-problem with no rows in this batch leaves `estimator` unchanged,
+    or, if it was never trained, an :class:`_UntrainedPair`.
     """
     if indices is not None:
         if indices.size == 0:
-            return estimator
+            untrained = isinstance(estimator, _UntrainedPair) or not hasattr(
+                estimator, "classes_")
+            return _UntrainedPair() if untrained else estimator
         partial_fit_params = _check_method_params(
             X, params=partial_fit_params, indices=indices
         )
@@ -220,7 +242,7 @@ def _random_pick(candidates, fallback, random_state):
     return np.where(n_candidates > 0, picked, fallback)
 
 
-def _ovo_votes(scores, threshold, n_classes):
+def _ovo_votes(scores, threshold, n_classes, abstain=()):
     """Votes and decision values of the one-vs-one pair classifiers.
 
     The pair classifier k of classes (i, j), i < j, in
@@ -229,6 +251,7 @@ def _ovo_votes(scores, threshold, n_classes):
     decision value of a class is its number of votes plus its summed
     confidence (score for j, minus the score for i) mapped monotonically
     into (-1/3, 1/3), so confidences break ties but never overturn a vote.
+    The pairs whose index is in `abstain` (untrained) count for nothing.
 
     Returns
     -------
@@ -240,6 +263,8 @@ def _ovo_votes(scores, threshold, n_classes):
     confidences = np.zeros((n_samples, n_classes))
     pairs = itertools.combinations(range(n_classes), 2)
     for k, (i, j) in enumerate(pairs):
+        if k in abstain:
+            continue
         positive = scores[:, k] > threshold
         votes[:, i] += ~positive
         votes[:, j] += positive
@@ -332,7 +357,7 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _reference_estimator(self):
         """A sub-estimator representative of all of them, for introspection."""
         for estimator in getattr(self, "estimators_", ()):
-            if not isinstance(estimator, _ConstantPredictor):
+            if not isinstance(estimator, (_ConstantPredictor, _UntrainedPair)):
                 return estimator
         return self._base_estimator()
 
@@ -1138,7 +1163,8 @@ class OneVsOneClassifier(_BaseReduction):
         scores, threshold = self._sub_scores(X)
         if self.classes_.size == 2:
             return self._predict_binary(scores, threshold)
-        votes, decision = _ovo_votes(scores, threshold, self.classes_.size)
+        votes, decision = _ovo_votes(scores, threshold, self.classes_.size,
+                                     self._untrained_pairs())
         best = decision.argmax(axis=1)
         if voting == "random":
             tied = votes == votes.max(axis=1, keepdims=True)
@@ -1175,7 +1201,13 @@ class OneVsOneClassifier(_BaseReduction):
         scores, threshold = self._sub_scores(X)
         if self.classes_.size == 2:
             return scores[:, 0] - threshold
-        return _ovo_votes(scores, threshold, self.classes_.size)[1]
+        return _ovo_votes(scores, threshold, self.classes_.size,
+                          self._untrained_pairs())[1]
+
+    def _untrained_pairs(self):
+        """Indices of the pairs no partial_fit batch has reached yet."""
+        return {k for k, estimator in enumerate(self.estimators_)
+                if isinstance(estimator, _UntrainedPair)}
 
     def _coupled_proba(self, X):
         """Class probabilities from the pair classifiers (validated `X`)."""

@@ -38,6 +38,7 @@ import numpy as np
 
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+cimport openmp
 from libc.math cimport exp, log, sqrt, tanh, isfinite, INFINITY
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy, memset
@@ -1098,10 +1099,53 @@ cdef void tuner_record(Tuner* tu, double seconds) noexcept nogil:
         tu.probe = 0
 
 
+cdef Tuner load_tuner(double[::1] state, int max_threads) except *:
+    """The tuner kept in ``state`` (see ``TUNER_SIZE``), counts ≤ max_threads."""
+    cdef Tuner tu
+    if state.shape[0] != TUNER_SIZE:
+        raise ValueError(f"tuner must have {TUNER_SIZE} entries")
+    tu.threads = min(max(1, <int> state[0]), max_threads)
+    tu.other = min(max(1, <int> state[1]), max_threads)
+    tu.every = <Py_ssize_t> state[2]
+    tu.countdown = <Py_ssize_t> state[3]
+    tu.probing = <Py_ssize_t> state[4]
+    tu.chosen = state[5]
+    tu.probe = state[6]
+    return tu
+
+
+cdef void store_tuner(const Tuner* tu, double[::1] state) noexcept:
+    state[0], state[1], state[2] = tu.threads, tu.other, tu.every
+    state[3], state[4] = tu.countdown, tu.probing
+    state[5], state[6] = tu.chosen, tu.probe
+
+
+def openmp_max_threads():
+    """``omp_get_max_threads()`` of the OpenMP runtime these kernels use
+    (``OMP_NUM_THREADS``, or the limit of ``threadpoolctl``)."""
+    return openmp.omp_get_max_threads()
+
+
 def new_tuner(int n_threads):
-    """A fresh tuner state for `train_epoch`: ``n_threads`` chosen, one
-    thread probed."""
-    return np.array([n_threads, 1, PROBE_EVERY, PROBE_EVERY, 0, 0.0, 0.0])
+    """A fresh tuner state: ``n_threads`` chosen, one thread probed first
+    after ``PROBE_STEPS`` steps (a short fit must not wait ``PROBE_EVERY``
+    steps to find that its threads wait for a busy core)."""
+    return np.array([n_threads, 1, PROBE_EVERY, PROBE_STEPS, 0, 0.0, 0.0])
+
+
+def tuner_threads_next(double[::1] state):
+    """The thread count the tuner kept in ``state`` runs the next step on
+    (for callers outside `train_epoch`, such as L-BFGS's objective)."""
+    cdef Tuner tu = load_tuner(state, 1 << 30)
+    return tuner_threads(&tu)
+
+
+def tuner_account(double[::1] state, double seconds):
+    """Account for a step that took ``seconds`` on ``tuner_threads_next``
+    threads (the same rule as the steps of `train_epoch`)."""
+    cdef Tuner tu = load_tuner(state, 1 << 30)
+    tuner_record(&tu, seconds)
+    store_tuner(&tu, state)
 
 
 def train_epoch(Network net, Inputs inputs, const int[::1] y,
@@ -1233,15 +1277,7 @@ def train_epoch(Network net, Inputs inputs, const int[::1] y,
     tu.probing = 0
     tu.chosen = tu.probe = 0
     if tuner is not None:
-        if tuner.shape[0] != TUNER_SIZE:
-            raise ValueError(f"tuner must have {TUNER_SIZE} entries")
-        tu.threads = min(max(1, <int> tuner[0]), net.step_threads)
-        tu.other = min(max(1, <int> tuner[1]), net.step_threads)
-        tu.every = <Py_ssize_t> tuner[2]
-        tu.countdown = <Py_ssize_t> tuner[3]
-        tu.probing = <Py_ssize_t> tuner[4]
-        tu.chosen = tuner[5]
-        tu.probe = tuner[6]
+        tu = load_tuner(tuner, net.step_threads)
     with nogil:
         fpu_mode = mcnn_flush_subnormals()
         start = 0
@@ -1294,9 +1330,7 @@ def train_epoch(Network net, Inputs inputs, const int[::1] y,
             tuner_record(&tu, mcnn_now() - tic)
         mcnn_restore_fpu(fpu_mode)
     if tuner is not None:
-        tuner[0], tuner[1], tuner[2] = tu.threads, tu.other, tu.every
-        tuner[3], tuner[4] = tu.countdown, tu.probing
-        tuner[5], tuner[6] = tu.chosen, tu.probe
+        store_tuner(&tu, tuner)
     return loss_sum, t, n_batches, first_loss, stop_loss
 
 
@@ -1374,7 +1408,8 @@ def loss_grad(Network net, Inputs inputs, const int[::1] y,
         for i in range(n):
             total += sw[i]
         if total > 0:
-            for slot in prange(n_slots, num_threads=n_threads, schedule="static"):
+            for slot in prange(n_slots, num_threads=min(n_threads, n_slots),
+                               schedule="static"):
                 loss_grad_slot(&s, slot, n_slots, n, &params[0],
                                &slot_grad[slot, 0], R, Xp, Dp, Ip, Pp, sparse,
                                &y[0], &sw[0], total, &ws[slot, 0],

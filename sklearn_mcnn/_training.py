@@ -10,38 +10,27 @@ its two solvers' drivers:
 - full-batch L-BFGS through :func:`scipy.optimize.minimize` driving the
   Cython objective and gradient (:func:`sklearn_mcnn._network.loss_grad`).
 
-It also holds how the kernels are fed (:class:`_Data`) and how their threads
-are managed: the kernels share their work among OpenMP threads themselves
-(blocks of units in a training step, chunks of rows in full-batch passes)
-and call BLAS on one thread.
+It also holds how the kernels are fed (:class:`_Data`); how many threads
+they run on is decided in :mod:`sklearn_mcnn._threads`.
 """
 
-import contextlib
-import functools
 import math
-import os
 import time
 import warnings
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
-import threadpoolctl
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
+from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: Rows per chunk in inference and in the full-batch objective: large enough
 #: for efficient matrix products, small enough for a chunk's input to stay in
 #: cache between the forward and the backward pass.
 CHUNK_ROWS = 256
-
-#: From this many multiply-adds per training step (batch × Σ fan-in ×
-#: fan-out), a step's blocks of units are shared among threads: below it,
-#: starting the threads costs more than they save.  The rule depends on the
-#: sizes only, and the results do not depend on the thread count anyway.
-PARALLEL_STEP_MIN_WORK = 2**19
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
 #: exceeds this many times a starting level stops training with an error.
@@ -71,28 +60,6 @@ def _full_batch_chunk_rows(sizes):
     1.1 s at 96 rows per chunk against 2.3 s at 256).
     """
     return int(np.clip(10**6 // (sizes[0] * sizes[1]), 64, CHUNK_ROWS))
-
-
-def _n_threads():
-    """Threads for the kernels' own parallel loops (as scikit-learn's)."""
-    try:
-        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-    except ImportError:  # pragma: no cover
-        return os.cpu_count() or 1
-    return _openmp_effective_n_threads()
-
-
-@functools.lru_cache(maxsize=None)
-def _blas_controller():
-    return threadpoolctl.ThreadpoolController()
-
-
-def _single_threaded_blas(active=True):
-    """Limit BLAS to one thread (the kernels parallelise themselves)."""
-    if not active:
-        return contextlib.nullcontext()
-    return _blas_controller().limit(limits=1, user_api="blas")
-
 
 
 class _CallbackContext:
@@ -180,9 +147,14 @@ class TrainingMixin:
     def _fit_lbfgs(self, data, callbacks):
         """Full-batch L-BFGS on the Cython objective and gradient."""
         net = self._training_network()
-        net.set_capacity(data.n_samples if net.batch_norm
-                         else _full_batch_chunk_rows(net.sizes))
-        n_threads = _n_threads()
+        capacity = (data.n_samples if net.batch_norm
+                    else _full_batch_chunk_rows(net.sizes))
+        net.set_capacity(capacity)
+        # Forward and backward: three products per layer and row.
+        n_threads = threads_for(3 * forward_work(net.sizes, data.n_samples),
+                                n_tasks=-(-data.n_samples // capacity),
+                                tuned=True)
+        tuner = _network.new_tuner(n_threads) if n_threads > 1 else None
         params = self._params
         grad = np.empty_like(params)
         running = self._running
@@ -192,8 +164,15 @@ class TrainingMixin:
 
         def objective(w):
             params[:] = w
-            loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
-                                      grad, running, alpha, n_threads)
+            if tuner is None:
+                loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
+                                          grad, running, alpha, 1)
+            else:   # the clock chooses between one and n_threads threads
+                threads = _network.tuner_threads_next(tuner)
+                tic = time.perf_counter()
+                loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
+                                          grad, running, alpha, threads)
+                _network.tuner_account(tuner, time.perf_counter() - tic)
             return loss, grad.astype(np.float64)
 
         def on_iteration(intermediate_result):
@@ -208,7 +187,7 @@ class TrainingMixin:
 
         callbacks.begin()
         # The kernels spread row chunks over threads themselves.
-        with _single_threaded_blas():
+        with single_threaded_blas():
             result = self._minimize(objective, on_iteration)
             callbacks.end()
             if not np.all(np.isfinite(result.x)):
@@ -344,7 +323,7 @@ class TrainingMixin:
             if shuffled:
                 rng.shuffle(order)
             lr = self._epoch_learning_rate()
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 (loss_sum, self._steps, good_batches, first_loss,
                  stop_loss) = _network.train_epoch(
                     net, train.inputs, train.y, train.sw, order, shuffled,
@@ -429,9 +408,9 @@ class TrainingMixin:
         a step (:func:`sklearn_mcnn._network.new_tuner`), kept between calls
         so that ``partial_fit`` goes on where the last call stopped; None
         where steps are too small to share."""
-        sizes = self._net.sizes
-        work = batch_size * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-        n_threads = _n_threads() if work >= PARALLEL_STEP_MIN_WORK else 1
+        # Forward and backward: three products per layer and row.
+        n_threads = threads_for(3 * forward_work(self._net.sizes, batch_size),
+                                tuned=True)
         if n_threads == 1:
             return None
         tuner = getattr(self, "_thread_tuner", None)

@@ -512,7 +512,7 @@ def test_predict_from_many_threads_equals_one_thread():
 def test_threaded_training_steps_equal_one_thread(monkeypatch, params, sparse):
     # Layers wider than a block of units (several blocks, a partial last
     # one), every step shared between threads whatever its size.
-    from sklearn_mcnn import _training
+    from sklearn_mcnn import _threads
 
     X, y = make_classification(n_samples=300, n_features=150, n_informative=20,
                                n_classes=3, random_state=0)
@@ -520,10 +520,10 @@ def test_threaded_training_steps_equal_one_thread(monkeypatch, params, sparse):
     if sparse:
         X[np.abs(X) < 1] = 0
         X = sp.csr_matrix(X)
-    monkeypatch.setattr(_training, "PARALLEL_STEP_MIN_WORK", 0)
+    monkeypatch.setattr(_threads, "MIN_TUNED_WORK_PER_THREAD", 1)
     coefs = {}
     for n_threads in (1, 2, 3, "probing"):
-        monkeypatch.setattr(_training, "_n_threads",
+        monkeypatch.setattr(_threads, "effective_n_threads",
                             lambda n=n_threads: 2 if n == "probing" else n)
         est = MLPBackpropClassifier((130, 70), batch_size=40, max_iter=3,
                                     random_state=0, **params)

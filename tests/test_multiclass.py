@@ -792,6 +792,24 @@ def test_one_vs_one_partial_fit_leaves_absent_pairs_unchanged():
     assert_array_equal(before[2], after[2])  # pair (1, 2): no rows
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_one_vs_one_pairs_without_rows_yet_abstain():
+    # A first batch holding class 0 only: the pairs among classes 1-3 have
+    # no rows. The reduction predicts (they abstain), and trains them later.
+    X, y = _iris()
+    est = OneVsOneClassifier(SoftmaxClassifier(solver="adam"), voting="confidence")
+    est.partial_fit(X[y == 0], y[y == 0], classes=[0, 1, 2, 3])
+    # The decision is votes + a confidence term in (-1/3, 1/3): three votes
+    # per row (pairs (0, k)), none from the untrained (1, 2), (1, 3), (2, 3).
+    votes = np.round(est.decision_function(X))
+    assert_array_equal(votes.sum(axis=1), np.full(len(y), 3))
+    assert np.all(votes[:, 1:] <= 1)
+    assert np.isin(est.predict(X), [0, 1, 2, 3]).all()
+    assert np.allclose(est.predict_proba(X).sum(axis=1), 1)
+    est.partial_fit(X, y)
+    assert all(isinstance(e, SoftmaxClassifier) for e in est.estimators_)
+
+
 def test_partial_fit_after_fit_replaces_constant_predictors():
     X, y = _iris()
     sw = np.where(y == 2, 0.0, 1.0)

@@ -1,0 +1,109 @@
+"""How many threads the kernels run on: one rule for every parallel region.
+
+The Cython kernels share their work among OpenMP threads themselves (blocks
+of units in a training step, chunks of rows in the full-batch objective and
+in inference) and call BLAS on one thread.  Three rules decide the count:
+
+1. **Never more than scikit-learn would use** (:func:`effective_n_threads`):
+   ``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``, the CPU quota
+   of a container, and the threads joblib leaves each worker of
+   ``GridSearchCV(n_jobs=...)`` or of a reduction's ``n_jobs`` (loky sets
+   their ``OMP_NUM_THREADS``).
+2. **No threads where the work is small** (:func:`threads_for`): a region
+   gets one more thread per ``MIN_WORK_PER_THREAD`` multiply-adds, so a fit
+   on small data never wakes a thread pool (none of scikit-learn's bundled
+   data sets does): where another process keeps a core busy, a region that
+   starts a thread waits for the scheduler to give it one, about a time
+   slice, far longer than a small region's work.
+3. **The clock decides between one and several** where regions repeat (the
+   training steps, the L-BFGS objective): a tuner
+   (:func:`sklearn_mcnn._network.new_tuner`) probes one thread now and then
+   and keeps whichever count is faster, so busy cores are noticed within a
+   few steps.
+
+The results are the same bits with any thread count.
+"""
+
+import contextlib
+import functools
+import os
+
+import threadpoolctl
+
+from . import _network
+
+#: Multiply-adds per thread of a parallel region that runs once (an
+#: inference pass): two threads from 2**26 (about 10 ms of one core).
+#: Measured (``python benchmarks/bench_threads.py``, 2-core AMD EPYC,
+#: results/bench_threads.md): on idle cores two threads halve a region from
+#: about 2**21 multiply-adds; with another process keeping one core busy
+#: they rarely win at any size, and a region that starts a thread can wait
+#: for the scheduler to give it a core for about a time slice (a 10000 ×
+#: 100 × 10 objective: 1.8 ms on one thread, 11 ms on two).  From 2**26
+#: that wait costs at most about what the second thread saves on idle cores.
+MIN_WORK_PER_THREAD = 2**25
+
+#: The same for regions that repeat under the tuner (training steps, the
+#: L-BFGS objective): from 2**23 (about 1 ms), as the tuner leaves two
+#: threads within ``PROBE_STEPS`` steps if they lose.
+MIN_TUNED_WORK_PER_THREAD = 2**22
+
+#: From about this many multiply-adds OpenBLAS may split a matrix product
+#: among its own threads (its ``GEMM_MULTITHREAD_THRESHOLD`` × 65536, with
+#: the default threshold of 4); smaller products run on the calling thread.
+BLAS_THREADING_WORK = 2**18
+
+
+def effective_n_threads():
+    """The most threads a kernel may use: scikit-learn's rule
+    (``sklearn.utils._openmp_helpers._openmp_effective_n_threads``), also
+    bounded by the OpenMP runtime the kernels are linked with."""
+    try:
+        from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
+    except ImportError:  # pragma: no cover
+        n = os.cpu_count() or 1
+    else:
+        n = _openmp_effective_n_threads()
+    return max(1, min(n, _network.openmp_max_threads()))
+
+
+def threads_for(work, n_tasks=None, tuned=False):
+    """Threads for a parallel region of ``work`` multiply-adds split into
+    ``n_tasks`` independent tasks (chunks, slots): one per
+    ``MIN_WORK_PER_THREAD`` (``MIN_TUNED_WORK_PER_THREAD`` if ``tuned``: a
+    repeated region whose tuner probes one thread), at most
+    ``effective_n_threads()`` and ``n_tasks``."""
+    per_thread = MIN_TUNED_WORK_PER_THREAD if tuned else MIN_WORK_PER_THREAD
+    n = min(effective_n_threads(), max(1, int(work // per_thread)))
+    if n_tasks is not None:
+        n = min(n, max(1, int(n_tasks)))
+    return n
+
+
+def forward_work(sizes, n_rows):
+    """Multiply-adds of a forward pass of ``n_rows`` rows through a network
+    of layer ``sizes``."""
+    return n_rows * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller():
+    return threadpoolctl.ThreadpoolController()
+
+
+def single_threaded_blas():
+    """Limit BLAS to one thread around kernel calls (the kernels parallelise
+    themselves; a BLAS pool would add its own threads on top).  Costs about
+    20 microseconds."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
+def single_threaded_blas_for(sizes, chunk_rows):
+    """:func:`single_threaded_blas` where one of the kernels' matrix
+    products (``chunk_rows`` rows through a layer of ``sizes``) could reach
+    ``BLAS_THREADING_WORK``; else a null context, which a one-row
+    ``predict`` would otherwise pay for."""
+    largest = chunk_rows * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    if largest >= BLAS_THREADING_WORK:
+        return single_threaded_blas()
+    return contextlib.nullcontext()

@@ -1,0 +1,127 @@
+"""Thread counts follow scikit-learn's rules, and small work starts none.
+
+Each case runs in a fresh interpreter and counts the process's OS threads
+(``/proc/self/task``) after the imports and after the fits: an OpenMP pool,
+once started, keeps its threads, so a fit that used more than one thread
+leaves more threads behind.  (OpenBLAS starts its threads when it loads,
+before the first count.)
+"""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_classification
+
+from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _threads
+
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+
+SCRIPT = """
+import json, os, sys, warnings
+warnings.simplefilter("ignore")
+from threadpoolctl import threadpool_limits
+from sklearn.datasets import load_digits, load_breast_cancer, make_classification
+from sklearn.preprocessing import StandardScaler
+from sklearn_mcnn import (MLPBackpropClassifier, OneVsOneClassifier,
+                          OneVsAllClassifier, SoftmaxClassifier)
+
+def n_threads():
+    return len(os.listdir("/proc/self/task"))
+
+case, limit = sys.argv[1], sys.argv[2] == "limit"
+if case == "bundled":
+    data = [load_digits(return_X_y=True), load_breast_cancer(return_X_y=True)]
+    models = [SoftmaxClassifier(), MLPBackpropClassifier(max_iter=20),
+              SoftmaxClassifier(solver="adam", max_iter=20),
+              OneVsOneClassifier(), OneVsAllClassifier()]
+else:
+    data = [make_classification(n_samples=4000, n_features=500,
+                                n_informative=50, n_classes=3, random_state=0)]
+    models = [MLPBackpropClassifier((256,), max_iter=2)]
+before = n_threads()
+for X, y in data:
+    X = StandardScaler().fit_transform(X)
+    for model in models:
+        if limit:
+            with threadpool_limits(1):
+                model.fit(X, y).predict_proba(X)
+        else:
+            model.fit(X, y).predict_proba(X)
+print(json.dumps({"before": before, "after": n_threads()}))
+"""
+
+
+#: Thread limits that the test session itself may have been given.
+LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _count(case, limit=False, env=None):
+    clean = {k: v for k, v in os.environ.items() if k not in LIMITS}
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, case, "limit" if limit else "none"],
+        capture_output=True, text=True, check=True,
+        env={**clean, **(env or {})})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_fits_on_bundled_data_sets_start_no_thread():
+    counts = _count("bundled")
+    assert counts["after"] == counts["before"], counts
+
+
+@pytest.mark.skipif(_threads.effective_n_threads() < 2, reason="one core")
+def test_large_fit_uses_threads_unless_limited():
+    # The control: without a limit this fit starts a pool ...
+    free = _count("large")
+    assert free["after"] > free["before"], free
+    # ... and under threadpool_limits(1), or OMP_NUM_THREADS=1 (what joblib
+    # gives the workers of GridSearchCV(n_jobs=...)), it runs on one thread.
+    limited = _count("large", limit=True)
+    assert limited["after"] == limited["before"], limited
+    env = _count("large", env={"OMP_NUM_THREADS": "1"})
+    assert env["after"] == env["before"], env
+
+
+def test_threads_for_follows_the_work(monkeypatch):
+    monkeypatch.setattr(_threads, "effective_n_threads", lambda: 4)
+    per = _threads.MIN_WORK_PER_THREAD
+    assert _threads.threads_for(0) == 1
+    assert _threads.threads_for(2 * per - 1) == 1
+    assert _threads.threads_for(2 * per) == 2
+    assert _threads.threads_for(100 * per) == 4
+    assert _threads.threads_for(100 * per, n_tasks=3) == 3
+    tuned = _threads.MIN_TUNED_WORK_PER_THREAD
+    assert tuned < per
+    assert _threads.threads_for(2 * tuned, tuned=True) == 2
+
+
+def test_limits_are_read_at_each_fit():
+    from threadpoolctl import threadpool_limits
+    full = _threads.effective_n_threads()
+    with threadpool_limits(1):
+        assert _threads.effective_n_threads() == 1
+    assert _threads.effective_n_threads() == full
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_tuned_thread_counts_give_the_same_bits(monkeypatch, solver):
+    # L-BFGS's objective and the training steps under the tuner, on one
+    # thread and on two (the tuner probing one thread now and then).
+    X, y = make_classification(n_samples=600, n_features=40, n_informative=10,
+                               n_classes=3, random_state=0)
+    est = (SoftmaxClassifier(max_iter=30) if solver == "lbfgs" else
+           MLPBackpropClassifier((30,), max_iter=3, random_state=0))
+    coefs = {}
+    for threads in (1, 2):
+        monkeypatch.setattr(_threads, "MIN_TUNED_WORK_PER_THREAD", 1)
+        monkeypatch.setattr(_threads, "effective_n_threads", lambda t=threads: t)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            coefs[threads] = est.fit(X, y)._params.copy()
+    np.testing.assert_array_equal(coefs[1], coefs[2])
