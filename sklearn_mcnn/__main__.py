@@ -6,6 +6,7 @@ test accuracy, log loss and fit time.
 """
 
 import argparse
+import os
 import time
 import warnings
 
@@ -54,6 +55,14 @@ def contenders(alpha, n_train, random_state):
     return rows
 
 
+def _os_threads():
+    """This process's OS threads (Linux), else None."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alpha", type=float, default=1e-3,
@@ -66,11 +75,14 @@ def main(argv=None):
         X, y, test_size=0.25, stratify=y, random_state=args.random_state)
     print(f"digits: {X_train.shape[0]} training and {X_test.shape[0]} test rows, "
           f"{X.shape[1]} features, {np.unique(y).size} classes; features "
-          "standardised\n")
+          f"standardised; alpha={args.alpha:g} (C = 1/(alpha n) for "
+          "scikit-learn's); each model's test accuracy, test log loss and fit "
+          "time\n")
     header = f"{'estimator':<30} {'package':<13} {'accuracy':>8} {'log loss':>9} " \
              f"{'fit (s)':>8}"
     print(header)
     print("-" * len(header))
+    threads_before = _os_threads()
     for name, ours, est in contenders(args.alpha, X_train.shape[0],
                                       args.random_state):
         model = make_pipeline(StandardScaler(), est)
@@ -84,6 +96,16 @@ def main(argv=None):
                 if hasattr(model, "predict_proba") else f"{'-':>9}")
         package = "sklearn_mcnn" if ours else "scikit-learn"
         print(f"{name:<30} {package:<13} {accuracy:8.4f} {loss} {seconds:8.3f}")
+    from sklearn_mcnn._threads import effective_n_threads
+
+    line = (f"\nThreads: sklearn_mcnn's kernels may use {effective_n_threads()} "
+            "(scikit-learn's rule: OMP_NUM_THREADS, threadpoolctl, CPU quota) "
+            "but share work only where it is large enough")
+    if threads_before is not None:
+        started = _os_threads() - threads_before
+        line += (f"; the fits above started {started} new thread(s) "
+                 "(any library's)")
+    print(line + ".")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 
 import numpy as np
@@ -63,10 +64,13 @@ LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 def _count(case, limit=False, env=None):
     clean = {k: v for k, v in os.environ.items() if k not in LIMITS}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, case, "limit" if limit else "none"],
-        capture_output=True, text=True, check=True,
-        env={**clean, **(env or {})})
+    # Run outside the checkout: from its root, ``import sklearn_mcnn`` would
+    # find the source folder instead of the installed package.
+    with tempfile.TemporaryDirectory() as cwd:
+        out = subprocess.run(
+            [sys.executable, "-c", SCRIPT, case, "limit" if limit else "none"],
+            capture_output=True, text=True, check=True, cwd=cwd,
+            env={**clean, **(env or {})})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
