@@ -1057,6 +1057,11 @@ cdef void backward_region(const Spec* s, const Hyper* h, floating* params,
 cdef Py_ssize_t PROBE_EVERY = 128
 cdef Py_ssize_t PROBE_EVERY_MAX = 4096
 cdef Py_ssize_t PROBE_STEPS = 8
+#: A probe step this many times slower than the chosen count's average ends
+#: the probe at once.
+cdef double PROBE_GIVE_UP = 1.5
+#: Seconds of steps before the first probe, and between probes.
+cdef double PROBE_AFTER_SECONDS = 0.25
 
 ctypedef struct Tuner:
     int threads             # the chosen thread count
@@ -1077,13 +1082,29 @@ cdef inline int tuner_threads(const Tuner* tu) noexcept nogil:
 
 
 cdef void tuner_record(Tuner* tu, double seconds) noexcept nogil:
-    """Account for one step's seconds; start, end and judge probes."""
+    """Account for one step's seconds; start, end and judge probes.
+
+    Between probes ``probe`` counts the seconds up from
+    ``-PROBE_AFTER_SECONDS``: a probe starts when both ``every`` steps and
+    that much time have passed, so a fit shorter than it never wakes a
+    second core (on a shared machine, waking an idle one can itself take
+    tens of milliseconds), and a long one pays the probes' cost rarely.
+    """
     if tu.other == tu.threads:
         return
     if tu.probing > 0:
         tu.probe += seconds
         tu.probing -= 1
-        if tu.probing == 0:
+        if (tu.probing <= PROBE_STEPS - 2 and tu.chosen > 0
+                and seconds > PROBE_GIVE_UP * tu.chosen):
+            # Clearly losing (threads waiting for a busy core lose a time
+            # slice per step): end the probe now, not PROBE_STEPS later.
+            # (Not on its first step, which also wakes the threads.)
+            tu.probing = 0
+            tu.every = min(2 * tu.every, PROBE_EVERY_MAX)
+            tu.countdown = tu.every
+            tu.probe = -PROBE_AFTER_SECONDS
+        elif tu.probing == 0:
             if tu.probe < 0.9 * PROBE_STEPS * tu.chosen:
                 tu.threads, tu.other = tu.other, tu.threads
                 tu.chosen = tu.probe / PROBE_STEPS
@@ -1091,10 +1112,15 @@ cdef void tuner_record(Tuner* tu, double seconds) noexcept nogil:
             else:
                 tu.every = min(2 * tu.every, PROBE_EVERY_MAX)
             tu.countdown = tu.every
+            tu.probe = -PROBE_AFTER_SECONDS
         return
-    tu.chosen = seconds if tu.chosen <= 0 else 0.875 * tu.chosen + 0.125 * seconds
+    # A moving average that a faster step pulls down at once: the first
+    # steps (page faults, cold caches) must not make the probes look good.
+    tu.chosen = seconds if tu.chosen <= 0 else min(
+        seconds, 0.875 * tu.chosen + 0.125 * seconds)
     tu.countdown -= 1
-    if tu.countdown <= 0:
+    tu.probe += seconds
+    if tu.countdown <= 0 and tu.probe >= 0:
         tu.probing = PROBE_STEPS
         tu.probe = 0
 
@@ -1127,10 +1153,13 @@ def openmp_max_threads():
 
 
 def new_tuner(int n_threads):
-    """A fresh tuner state: ``n_threads`` chosen, one thread probed first
-    after ``PROBE_STEPS`` steps (a short fit must not wait ``PROBE_EVERY``
-    steps to find that its threads wait for a busy core)."""
-    return np.array([n_threads, 1, PROBE_EVERY, PROBE_STEPS, 0, 0.0, 0.0])
+    """A fresh tuner state: one thread chosen, ``n_threads`` probed first
+    after ``PROBE_STEPS`` steps and ``PROBE_AFTER_SECONDS``.  Starting on one thread bounds what a busy
+    core costs a short fit to one probe step (a probe that clearly loses
+    ends at once); on idle cores the probe wins and the threads take over
+    after a few steps."""
+    return np.array([1, n_threads, PROBE_EVERY, PROBE_STEPS, 0, 0.0,
+                     -PROBE_AFTER_SECONDS])
 
 
 def tuner_threads_next(double[::1] state):

@@ -17,9 +17,13 @@ in inference) and call BLAS on one thread.  Three rules decide the count:
    slice, far longer than a small region's work.
 3. **The clock decides between one and several** where regions repeat (the
    training steps, the L-BFGS objective): a tuner
-   (:func:`sklearn_mcnn._network.new_tuner`) probes one thread now and then
-   and keeps whichever count is faster, so busy cores are noticed within a
-   few steps.
+   (:func:`sklearn_mcnn._network.new_tuner`) starts on one thread and,
+   once ``PROBE_AFTER_SECONDS`` (0.25 s) of steps have passed, probes the
+   others for a few steps, keeping whichever count is faster; a probe that
+   clearly loses ends after two steps, and probes grow rarer while they
+   lose.  A short fit thus never wakes a second core (on a shared machine
+   waking an idle one can itself take tens of milliseconds), and a busy
+   core costs a long one little.
 
 The results are the same bits with any thread count.
 """
@@ -44,8 +48,8 @@ from . import _network
 MIN_WORK_PER_THREAD = 2**25
 
 #: The same for regions that repeat under the tuner (training steps, the
-#: L-BFGS objective): from 2**23 (about 1 ms), as the tuner leaves two
-#: threads within ``PROBE_STEPS`` steps if they lose.
+#: L-BFGS objective): from 2**23 (about 1 ms); the tuner, not this
+#: threshold, protects them from busy cores.
 MIN_TUNED_WORK_PER_THREAD = 2**22
 
 #: From about this many multiply-adds OpenBLAS may split a matrix product
