@@ -1154,10 +1154,10 @@ def openmp_max_threads():
 
 def new_tuner(int n_threads):
     """A fresh tuner state: one thread chosen, ``n_threads`` probed first
-    after ``PROBE_STEPS`` steps and ``PROBE_AFTER_SECONDS``.  Starting on one thread bounds what a busy
-    core costs a short fit to one probe step (a probe that clearly loses
-    ends at once); on idle cores the probe wins and the threads take over
-    after a few steps."""
+    after ``PROBE_STEPS`` steps and ``PROBE_AFTER_SECONDS`` of them.  A fit
+    shorter than that never wakes a second core; later, a busy core costs a
+    probe at most two steps (a clearly losing probe ends then), and on idle
+    cores the probe wins and the threads take over."""
     return np.array([1, n_threads, PROBE_EVERY, PROBE_STEPS, 0, 0.0,
                      -PROBE_AFTER_SECONDS])
 

@@ -75,19 +75,26 @@ def threads_for(work, n_tasks=None, tuned=False):
     """Threads for a parallel region of ``work`` multiply-adds split into
     ``n_tasks`` independent tasks (chunks, slots): one per
     ``MIN_WORK_PER_THREAD`` (``MIN_TUNED_WORK_PER_THREAD`` if ``tuned``: a
-    repeated region whose tuner probes one thread), at most
-    ``effective_n_threads()`` and ``n_tasks``."""
+    repeated region whose tuner decides between one thread and these), at
+    most ``effective_n_threads()`` and ``n_tasks``."""
     per_thread = MIN_TUNED_WORK_PER_THREAD if tuned else MIN_WORK_PER_THREAD
-    n = min(effective_n_threads(), max(1, int(work // per_thread)))
+    n = int(work // per_thread)
     if n_tasks is not None:
-        n = min(n, max(1, int(n_tasks)))
-    return n
+        n = min(n, int(n_tasks))
+    if n < 2:
+        return 1    # without asking the runtimes: a one-row predict is hot
+    return min(n, effective_n_threads())
+
+
+def _layer_products(sizes):
+    """Multiply-adds per row of each layer of a network of layer ``sizes``."""
+    return [a * b for a, b in zip(sizes[:-1], sizes[1:])]
 
 
 def forward_work(sizes, n_rows):
     """Multiply-adds of a forward pass of ``n_rows`` rows through a network
     of layer ``sizes``."""
-    return n_rows * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return n_rows * sum(_layer_products(sizes))
 
 
 @functools.lru_cache(maxsize=None)
@@ -107,7 +114,7 @@ def single_threaded_blas_for(sizes, chunk_rows):
     products (``chunk_rows`` rows through a layer of ``sizes``) could reach
     ``BLAS_THREADING_WORK``; else a null context, which a one-row
     ``predict`` would otherwise pay for."""
-    largest = chunk_rows * max(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    largest = chunk_rows * max(_layer_products(sizes))
     if largest >= BLAS_THREADING_WORK:
         return single_threaded_blas()
     return contextlib.nullcontext()

@@ -168,13 +168,19 @@ class Call:
                 or self.weights in ("negative", "zeros", "short"))
 
 
-def calls(partial=False):
-    return st.builds(
-        Call,
+def _valid_fields():
+    return dict(
         dataset=st.sampled_from(sorted(DATASETS)),
         labels=st.sampled_from(["int", "str"]),
         dtype=st.sampled_from(["float64", "float32"]),
         sparse=st.booleans(),
+    )
+
+
+def calls(partial=False):
+    return st.builds(
+        Call,
+        **_valid_fields(),
         scale=st.sampled_from([1.0, 1e3]),
         weights=st.sampled_from(
             ["none", "ones", "random", "negative", "zeros", "short"]),
@@ -187,14 +193,7 @@ def calls(partial=False):
 
 
 def valid_calls():
-    return st.builds(
-        Call,
-        dataset=st.sampled_from(sorted(DATASETS)),
-        labels=st.sampled_from(["int", "str"]),
-        dtype=st.sampled_from(["float64", "float32"]),
-        sparse=st.booleans(),
-        scale=st.just(1e3),
-    )
+    return st.builds(Call, **_valid_fields(), scale=st.just(1e3))
 
 
 # ---------------------------------------------------------------------------
