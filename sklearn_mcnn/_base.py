@@ -12,7 +12,8 @@ share of the estimator API:
   in bounded chunks of rows.
 
 The training drivers (between epochs, and L-BFGS) are in ``_training.py``,
-the numerics in ``_network.pyx``.
+how the kernels are fed in ``_engine.py``, the numerics in ``_network.pyx``
+and its ``.pxd`` rooms.
 """
 
 from numbers import Integral, Real
@@ -29,17 +30,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _network
 from ._checkpoint import restore_on_failure
+from ._engine import TrainingData, predict_outputs
 from ._network import Network
-from ._training import (
-    CHUNK_ROWS,
-    TrainingMixin,
-    _as_kernel_input,
-    _CallbackContext,
-    _Data,
-)
-from ._threads import forward_work, single_threaded_blas_for, threads_for
+from ._training import TrainingMixin, _CallbackContext
 from ._validation import check_class_labels
 
 #: ``fit`` starts a network's log-loss output at the class frequencies mixed
@@ -300,7 +294,7 @@ class BaseNetworkClassifier(
             X = X.astype(self._params.dtype, copy=False)
             if not incremental:
                 self.n_iter_ = 0
-        data = _Data(X, y_index, sample_weight)
+        data = TrainingData(X, y_index, sample_weight)
         # L-BFGS ends with one empty sub-task (scipy's last callback).
         callbacks = _CallbackContext(
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
@@ -407,9 +401,7 @@ class BaseNetworkClassifier(
 
     def _forward(self, X, probabilities):
         """Network outputs (softmax probabilities or raw scores) for X,
-        computed in chunks of at most ``CHUNK_ROWS`` rows."""
-        n = X.shape[0]
-        out = np.empty((n, self._net.sizes[-1]), dtype=self._params.dtype)
+        computed in chunks of rows (:func:`~sklearn_mcnn._engine.predict_outputs`)."""
         if X.dtype != self._params.dtype:
             with np.errstate(over="ignore"):
                 X = X.astype(self._params.dtype)
@@ -419,12 +411,8 @@ class BaseNetworkClassifier(
                     "the precision this model was fitted in. Scale the "
                     "features, or fit the model on float64 data."
                 )
-        net = self._net.inference_layout(n, CHUNK_ROWS)
-        n_threads = threads_for(forward_work(net.sizes, n),
-                                n_tasks=-(-n // CHUNK_ROWS))
-        with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS)):
-            _network.forward(net, _as_kernel_input(X), self._params,
-                             self._running, out, probabilities, n_threads)
+        out = predict_outputs(self._net, self._params, self._running, X,
+                              probabilities)
         if np.isnan(out).any():
             raise ValueError(
                 "The network's outputs are undefined (NaN) for some rows: their "

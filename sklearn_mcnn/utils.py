@@ -6,8 +6,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from . import _network
-from ._training import _Data
+from ._engine import FullBatchObjective, TrainingData
+from ._network import Network
 from ._onnx import to_onnx
 
 __all__ = ["check_gradient", "to_onnx"]
@@ -72,24 +72,20 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
             est._params[:] = rng.normal(scale=0.1, size=est._params.size)
     params = est._params.astype(X.dtype).copy()
     running = est._running.astype(X.dtype).copy()
-    data = _Data(X, y_index, sw)
-    net = _network.Network(est._net.sizes, **est._net_options)
-    net.set_capacity(data.n_samples)
+    objective = FullBatchObjective(
+        Network(est._net.sizes, **est._net_options),
+        TrainingData(X, y_index, sw), params, running, est.alpha,
+        capacity=X.shape[0])
     grad = np.empty_like(params)
     scratch = np.empty_like(params)
-
-    def objective(w, out):
-        return _network.loss_grad(net, data.inputs, data.y, data.sw, w, out,
-                                  running, float(est.alpha))
-
-    objective(params, grad)
+    objective.evaluate(params, grad)
     fd = np.empty(params.size, dtype=np.float64)
     for i in range(params.size):
         w = params.copy()
         w[i] = params[i] + eps
-        f_plus = objective(w, scratch)
+        f_plus = objective.evaluate(w, scratch)
         w[i] = params[i] - eps
-        f_minus = objective(w, scratch)
+        f_minus = objective.evaluate(w, scratch)
         fd[i] = (f_plus - f_minus) / (2 * eps)
     grad = grad.astype(np.float64)
     scale = max(np.abs(grad).max(), np.abs(fd).max(), np.finfo(float).tiny)

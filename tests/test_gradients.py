@@ -58,15 +58,15 @@ def test_gradient_of_a_fitted_model(small):
 
 def test_check_gradient_detects_a_wrong_gradient(small, monkeypatch):
     """The check can fail: perturb the backpropagated gradient."""
-    from sklearn_mcnn import _network, utils
+    from sklearn_mcnn import _network
 
     X, y, _ = small
     real = _network.loss_grad
 
-    def wrong(net, inputs, y, sw, params, grad, *args):
-        loss = real(net, inputs, y, sw, params, grad, *args)
+    def wrong(net, data, params, grad, running, alpha, n_threads=1):
+        loss = real(net, data, params, grad, running, alpha, n_threads)
         grad[0] += 1e-3
         return loss
 
-    monkeypatch.setattr(utils._network, "loss_grad", wrong)
+    monkeypatch.setattr(_network, "loss_grad", wrong)
     assert check_gradient(SoftmaxClassifier(random_state=0), X, y) > 1e-4

@@ -108,20 +108,20 @@ def test_dropout_changes_training_not_prediction(digits):
 
 def test_dropout_rate_is_respected():
     """The share of dropped units matches the rate (a statistical check)."""
-    from sklearn_mcnn._network import Inputs, Network, train_epoch
+    from sklearn_mcnn._network import Dataset, Network, TrainState, train_epoch
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 3))
     y = (np.arange(400) % 2).astype(np.int32)
     net = Network((3, 50, 2), activation="identity", dropout=0.3)
-    ws = np.empty(net.set_capacity(400, step_threads=1), dtype=np.float64)
+    net.set_capacity(400, step_threads=1)
     params = rng.normal(size=net.n_params)
     zeros = np.zeros(net.n_params)
-    empty = np.empty(0)
-    train_epoch(net, Inputs(X), y, np.ones(400), np.arange(400), False, 400,
-                params, zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
-                dict(solver=0, lr=0.0, momentum=0.0, nesterov=False, beta_1=0.9,
-                     beta_2=0.999, rho=0.9, epsilon=1e-8, max_loss=np.inf,
-                     loss_growth=np.inf, loss_floor=0.0), 0.0, 0, 123)
+    state = TrainState(net, params, np.empty(0), (zeros.copy(), zeros.copy()),
+                       dict(solver=0, momentum=0.0, nesterov=False, beta_1=0.9,
+                            beta_2=0.999, rho=0.9, epsilon=1e-8, alpha=0.0))
+    state.batch_size = 400          # learning rate 0: the weights stay
+    train_epoch(state, Dataset(X, y), None, 123)
+    ws = state.workspace
     start = net.scratch_offsets()["masks"][0]
     mask = ws[start:start + 400 * 50]
     assert_allclose(np.unique(mask), [0.0, 1 / 0.7])
@@ -168,6 +168,21 @@ def test_early_stopping_and_partial_fit(digits):
     for _ in range(3):
         inc.partial_fit(X, y, classes=np.unique(y))
     assert inc.n_iter_ == 3 and inc.score(X, y) > 0.9
+
+
+def test_partial_fit_goes_on_after_a_fit_with_early_stopping(digits):
+    """A fit with early stopping keeps no training-loss best (it tracks the
+    validation score); a partial_fit after it trains on, as after any fit
+    (it used to raise a TypeError)."""
+    X, y = digits
+    clf = MLPBackpropClassifier(hidden_layer_sizes=(16,), early_stopping=True,
+                                max_iter=5, random_state=0)
+    quiet_fit(clf, X, y)
+    n_iter, coef = clf.n_iter_, clf.coefs_[0].copy()
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == n_iter + 1
+    assert not np.array_equal(clf.coefs_[0], coef)
+    assert np.isfinite(clf.best_loss_) and clf.best_loss_ <= clf.loss_
 
 
 def test_cross_validated_accuracy_matches_mlpclassifier(digits):

@@ -26,7 +26,14 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn_mcnn._network import Inputs, Network, forward, loss_grad, train_epoch
+from sklearn_mcnn._network import (
+    Dataset,
+    Network,
+    TrainState,
+    forward,
+    loss_grad,
+    train_epoch,
+)
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 
@@ -72,14 +79,15 @@ def _problem(sparse, weights, seed=0):
     return (sp.csr_matrix(X) if sparse else X), y.astype(np.int32), sw
 
 
-def _kernel_inputs(X):
-    """``X`` as the kernels read it: an ``Inputs`` (dense rows or CSR)."""
+def _kernel_inputs(X, y=None, sw=None):
+    """``X`` (and for training its labels and weights) as the kernels read
+    them: a ``Dataset`` (dense rows or CSR)."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
         X.indices = X.indices.astype(np.int32)
         X.indptr = X.indptr.astype(np.int32)
-        return Inputs(X)
-    return Inputs(np.ascontiguousarray(X))
+        return Dataset(X, y, sw)
+    return Dataset(np.ascontiguousarray(X), y, sw)
 
 
 def _network(activation, loss, batch_norm, sizes=SIZES):
@@ -185,19 +193,20 @@ def _ours(net, X, y, sw, params, alpha):
     """Our objective, gradient and running statistics from ``loss_grad``."""
     grad = np.empty_like(params)
     running = np.zeros(net.n_running)
-    value = loss_grad(net, _kernel_inputs(X), y, sw, params.copy(), grad,
+    value = loss_grad(net, _kernel_inputs(X, y, sw), params.copy(), grad,
                       running, alpha)
     return value, grad, running
 
 
-def _train_epoch(net, inputs, y, sw, order, shuffled, batch_size, params, grad,
-                 state_1, state_2, running, workspace, hyper, alpha, t, seed):
-    """One ``train_epoch``: ``(loss_sum, t, every batch passed the guard)``."""
-    loss_sum, t, n_batches, _, _ = train_epoch(
-        net, inputs, y, sw, order, shuffled, batch_size, params, grad,
-        state_1, state_2, running, workspace, hyper, alpha, t, seed)
-    n_expected = -(-len(y) // batch_size)
-    return loss_sum, t, n_batches == n_expected
+def _train_epoch(net, data, batch_size, params, state_1, state_2, running,
+                 hyper, t):
+    """One ``train_epoch`` over the rows in order, from step ``t``:
+    ``(loss_sum, t, every batch passed the guard)``."""
+    state = TrainState(net, params, running, (state_1, state_2), hyper)
+    state.lr, state.batch_size, state.t = hyper["lr"], batch_size, t
+    loss_sum, n_batches, _, _ = train_epoch(state, data, None, 0)
+    n_expected = -(-data.n_rows // batch_size)
+    return loss_sum, state.t, n_batches == n_expected
 
 
 # ------------------------------------------------- objective and gradient
@@ -344,11 +353,12 @@ OPTIMISERS = {
 }
 
 
-def _hyper(lr, **options):
-    """The ``hyper`` dict exactly as the estimators build it."""
-    # No divergence bound: these steps are compared with torch's, not judged.
-    return MLPBackpropClassifier(**options)._solver_constants(
-        lr, max_loss=np.inf, loss_floor=np.inf)
+def _hyper(lr, alpha, **options):
+    """The solver's constants exactly as the estimators build them, and the
+    learning rate (no divergence bound: these steps are compared with
+    torch's, not judged)."""
+    return {**MLPBackpropClassifier(alpha=alpha, **options)._solver_constants(),
+            "lr": lr}
 
 
 @pytest.mark.torch
@@ -373,8 +383,8 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
     net = _network(activation, loss, batch_norm)
     params = _random_params(net, seed=5)
     X, y, sw = _problem(sparse, "real", seed=2)
-    inputs = _kernel_inputs(X)
-    hyper = _hyper(lr, **options)
+    inputs = _kernel_inputs(X, y, sw)
+    hyper = _hyper(lr, alpha, **options)
 
     layers = _unflatten(torch, net, params)
     groups = [
@@ -396,16 +406,13 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
             if gb is not None:
                 tight[b] = False
 
-    grad = np.empty_like(params)
     state_1, state_2 = np.zeros_like(params), np.zeros_like(params)
     running = np.zeros(net.n_running)
-    workspace = np.empty(net.set_capacity(N_SAMPLES, step_threads=1))
-    order = np.arange(N_SAMPLES, dtype=np.intp)
+    net.set_capacity(N_SAMPLES, step_threads=1)
     t = 0
     for step in range(1, n_steps + 1):
         loss_sum, t, finite = _train_epoch(
-            net, inputs, y, sw, order, False, N_SAMPLES, params, grad,
-            state_1, state_2, running, workspace, hyper, alpha, t, 0)
+            net, inputs, N_SAMPLES, params, state_1, state_2, running, hyper, t)
         assert finite and t == step
 
         opt.zero_grad()
