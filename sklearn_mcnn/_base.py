@@ -16,11 +16,12 @@ how the kernels are fed in ``_engine.py``, the numerics in ``_network.pyx``
 and its ``.pxd`` rooms.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -31,7 +32,7 @@ from sklearn.utils.validation import (
 )
 
 from ._checkpoint import restore_on_failure
-from ._engine import TrainingData, predict_outputs
+from ._engine import FullBatchObjective, TrainingData, predict_outputs
 from ._network import Network
 from ._training import TrainingMixin, _CallbackContext
 from ._validation import check_class_labels
@@ -383,6 +384,29 @@ class BaseNetworkClassifier(
             prior = freq
         _, bias, _ = self._net.layer_slices()[-1]
         self._params[bias] = prior
+
+    def _training_objective(self, X, y, sample_weight=None):
+        """The training objective on (X, y) as a
+        :class:`~sklearn_mcnn._engine.FullBatchObjective` over copies of the
+        parameters: the fitted ones (X validated as ``partial_fit`` would),
+        else a random start drawn from ``random_state`` (small Gaussian
+        weights where ``fit`` would start from zeros, which tell little).
+        The estimator is not modified.  For ``utils.check_gradient``."""
+        fitted = hasattr(self, "_params")
+        # A copy: validation sets attributes, and the estimator stays as it is.
+        est = copy.copy(self) if fitted else clone(self)
+        X, classes, y_index, sw = est._validate_training_data(
+            X, y, sample_weight, incremental=fitted, classes=None)
+        if not fitted:
+            rng = check_random_state(est.random_state)
+            sizes = (X.shape[1], *est._hidden_layer_sizes(), classes.size)
+            est._initialize(sizes, X.dtype, rng)
+            if est._net.n_layers == 1:
+                est._params[:] = rng.normal(scale=0.1, size=est._params.size)
+        return FullBatchObjective(
+            Network(est._net.sizes, **est._net_options),
+            TrainingData(X, y_index, sw), est._params.astype(X.dtype),
+            est._running.astype(X.dtype), est.alpha, capacity=X.shape[0])
 
     # ------------------------------------------------------------ prediction
 
