@@ -98,6 +98,7 @@ class BaseNetworkClassifier(
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -319,10 +320,17 @@ class BaseNetworkClassifier(
         self._net = net = Network(sizes, **options)
         params = np.zeros(net.n_params, dtype=dtype)
         if net.n_layers > 1:
-            factor = 2.0 if options["activation"] == "logistic" else 6.0
-            for (w, b, gb), fan_in, fan_out in zip(
+            activations = options["activation"]
+            if isinstance(activations, str):
+                activations = [activations] * (net.n_layers - 1)
+            for l, ((w, b, gb), fan_in, fan_out) in enumerate(zip(
                 net.layer_slices(), sizes[:-1], sizes[1:]
-            ):
+            )):
+                # Glorot's bound, as MLPClassifier: √(2 / fan) for a
+                # logistic layer (its slope at 0 is 1/4), else √(6 / fan);
+                # the output layer takes the bound of the layer before it.
+                act = activations[min(l, len(activations) - 1)]
+                factor = 2.0 if act == "logistic" else 6.0
                 bound = np.sqrt(factor / (fan_in + fan_out))
                 params[w] = rng.uniform(-bound, bound, fan_in * fan_out)
                 params[b] = rng.uniform(-bound, bound, fan_out)
@@ -404,7 +412,7 @@ class BaseNetworkClassifier(
             if est._net.n_layers == 1:
                 est._params[:] = rng.normal(scale=0.1, size=est._params.size)
         return FullBatchObjective(
-            Network(est._net.sizes, **est._net_options),
+            est._training_network(),
             TrainingData(X, y_index, sw), est._params.astype(X.dtype),
             est._running.astype(X.dtype), est.alpha, capacity=X.shape[0])
 

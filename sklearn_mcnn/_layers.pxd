@@ -71,8 +71,12 @@ cdef inline void layer_forward(const Pass* p, floating* ws, int l,
         return
     if p.net.batch_norm:
         batch_norm_forward(p, ws, l, c0, c1)
+    if p.training and p.net.pre_off[l] >= 0:
+        for i in range(n):
+            memcpy(ws + p.net.pre_off[l] + c0 + i * m, Z + i * m,
+                   w * sizeof(floating))
     for i in range(n):
-        activate(p.net.activation[l], Z + i * m, w)
+        activate(p.net.activation[l], p.net.negative_slope, Z + i * m, w)
     if p.net.dropout > 0:
         O = ws + p.net.out_off[l] + c0
         if p.training:
@@ -96,6 +100,7 @@ cdef inline void layer_delta(const Pass* p, floating* ws, int l,
     cdef Py_ssize_t i, j, n = p.rows.n, w = c1 - c0
     cdef Py_ssize_t m = p.net.sizes[l + 1], n_in = p.net.sizes[l]
     cdef const floating* A = ws + p.net.act_off[l - 1] + c0
+    cdef const floating* Zp = ws + p.net.pre_off[l - 1] + c0   # if kept
     cdef const floating* mask = ws + p.net.mask_off[l - 1] + c0
     cdef const floating* W = <const floating*> p.params + p.net.weight_off[l]
     cdef floating* Dc = D_prev + c0
@@ -106,8 +111,8 @@ cdef inline void layer_delta(const Pass* p, floating* ws, int l,
             for j in range(w):
                 Dc[i * n_in + j] *= mask[i * n_in + j]
     for i in range(n):
-        activation_backward(p.net.activation[l - 1], A + i * n_in,
-                            Dc + i * n_in, w)
+        activation_backward(p.net.activation[l - 1], p.net.negative_slope,
+                            A + i * n_in, Zp + i * n_in, Dc + i * n_in, w)
     if p.net.batch_norm:
         batch_norm_backward(p, ws, l - 1, D_prev, c0, c1)
 

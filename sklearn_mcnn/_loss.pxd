@@ -62,16 +62,21 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
     """Σ_i s_i ℓ_i over the batch, and ``δ_out = bw_i ∂ℓ_i/∂z_i`` in the
     first delta buffer.
 
-    Log loss: stable log-sum-exp, the output buffer becomes the softmax
-    probabilities and ``δ = bw (p − onehot)``.  Squared error:
-    ``ℓ = ‖z − onehot‖²`` and ``δ = 2 bw (z − onehot)``.
+    The targets are ``q = (1 − ε) onehot + ε / K`` (label smoothing ε, as
+    ``torch.nn.CrossEntropyLoss``; ε = 0: the one-hot rows).  Log loss:
+    ``ℓ = −Σ_k q_k log p_k = logΣexp z − Σ_k q_k z_k`` (stable log-sum-exp),
+    the output buffer becomes the softmax probabilities ``p`` and
+    ``δ = bw (p − q)``.  Squared error: ``ℓ = ‖z − q‖²`` and
+    ``δ = 2 bw (z − q)``.
     """
     cdef int L = p.net.n_layers
     cdef Py_ssize_t i, k, r, C = p.net.sizes[L], n = p.rows.n
     cdef floating* Z = ws + p.net.act_off[L - 1]
     cdef floating* D = ws + p.net.delta_off[0]
     cdef const floating* bw = ws + p.net.batch_weight_off
-    cdef double total = 0, li, diff
+    cdef double eps = p.net.label_smoothing
+    cdef double off = eps / C, on = 1.0 - eps + eps / C
+    cdef double total = 0, li, diff, zsum
     cdef floating* z
     cdef int yi
     for i in range(n):
@@ -80,15 +85,25 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
         z = Z + i * C
         if p.net.loss == LOG_LOSS:
             li = -z[yi]                     # before z becomes probabilities
+            if eps > 0:
+                zsum = 0
+                for k in range(C):
+                    zsum += z[k]
+                li = -(1.0 - eps) * z[yi] - off * zsum
             li += softmax_row(z, z, C)
             if want_delta:
                 for k in range(C):
                     D[i * C + k] = bw[i] * z[k]
-                D[i * C + yi] -= bw[i]
+                if eps > 0:
+                    for k in range(C):
+                        D[i * C + k] -= <floating> (bw[i] * off)
+                    D[i * C + yi] -= <floating> (bw[i] * (1.0 - eps))
+                else:
+                    D[i * C + yi] -= bw[i]
         else:
             li = 0
             for k in range(C):
-                diff = z[k] - (1.0 if k == yi else 0.0)
+                diff = z[k] - (on if k == yi else off)
                 li += diff * diff
                 if want_delta:
                     D[i * C + k] = <floating> (2.0 * bw[i] * diff)

@@ -50,7 +50,8 @@ cimport openmp
 from libc.stdint cimport uint64_t
 from libc.string cimport memcpy
 
-from ._activations cimport IDENTITY, LOGISTIC, RELU, TANH
+from ._activations cimport (ELU, GELU, IDENTITY, LEAKY_RELU, LOGISTIC, RELU,
+                            SOFTPLUS, TANH, needs_pre_activation)
 from ._layers cimport (backward_layers, bias_grad, dense_batch,
                        forward_layers, layer_delta, layer_forward, layer_grad)
 from ._layout cimport (Layout, Pass, Rows, Source, block_width, delta_offset,
@@ -96,7 +97,8 @@ BUILD = {"bounds_checked": bool(MCNN_BOUNDS_CHECKED),
          "address_sanitizer": bool(MCNN_ASAN)}
 
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH,
-               "logistic": LOGISTIC}
+               "logistic": LOGISTIC, "leaky_relu": LEAKY_RELU, "elu": ELU,
+               "gelu": GELU, "softplus": SOFTPLUS}
 LOSSES = {"log_loss": LOG_LOSS, "squared_error": SQUARED_ERROR}
 SOLVERS = {"sgd": SGD, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM}
 
@@ -120,8 +122,9 @@ cdef class Network:
     ----------
     sizes : sequence of int
         Layer widths ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {'identity', 'relu', 'tanh', 'logistic'} or sequence
-        Hidden activation, or one per hidden layer.
+    activation : str or sequence of str
+        Hidden activation (a key of ``ACTIVATIONS``), or one per hidden
+        layer.
     loss : {'log_loss', 'squared_error'}
         ``log_loss``: softmax output and cross-entropy; ``squared_error``:
         identity output and the squared error on one-hot targets.
@@ -131,6 +134,14 @@ cdef class Network:
         Probability of dropping a hidden unit during training.
     capacity : int
         Initial batch capacity of the scratch layout (see `set_capacity`).
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Attributes
+    ----------
+    label_smoothing : float
+        ε of the training targets ``(1 − ε) onehot + ε / K`` (0: one-hot).
+        Set on a network laid out for training; inference does not read it.
     """
 
     cdef readonly int n_layers
@@ -143,13 +154,15 @@ cdef class Network:
     cdef readonly str loss_name
     cdef readonly bint batch_norm
     cdef readonly double dropout
-    cdef public double bn_eps, bn_momentum
+    cdef public double bn_eps, bn_momentum, label_smoothing
+    cdef readonly double negative_slope
     cdef readonly int step_threads
     cdef readonly bint gather
     cdef int loss
     cdef int[::1] _activation
     cdef Py_ssize_t[::1] _sizes, _weight_off, _bias_off, _bn_off, _running_off
     cdef Py_ssize_t[::1] _act_off, _out_off, _mask_off, _norm_off, _stats_off
+    cdef Py_ssize_t[::1] _pre_off
     cdef Py_ssize_t gather_off, batch_weight_off
     cdef Py_ssize_t delta_off[3]
     cdef int n_delta
@@ -157,7 +170,8 @@ cdef class Network:
     cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
-                 batch_norm=False, dropout=0.0, capacity=1):
+                 batch_norm=False, dropout=0.0, capacity=1,
+                 negative_slope=0.01):
         cdef Py_ssize_t l, n_in, n_out, off = 0, roff = 0
         self.sizes = tuple(int(s) for s in sizes)
         self.n_layers = L = len(self.sizes) - 1
@@ -176,6 +190,8 @@ cdef class Network:
         self.dropout = dropout
         self.bn_eps = 1e-5
         self.bn_momentum = 0.1
+        self.label_smoothing = 0.0
+        self.negative_slope = negative_slope
         self._sizes = np.asarray(self.sizes, dtype=np.intp)
         self._weight_off = np.zeros(L, dtype=np.intp)
         self._bias_off = np.zeros(L, dtype=np.intp)
@@ -199,6 +215,7 @@ cdef class Network:
         self._mask_off = np.zeros(L, dtype=np.intp)
         self._norm_off = np.zeros(L, dtype=np.intp)
         self._stats_off = np.zeros(L, dtype=np.intp)
+        self._pre_off = np.full(L, -1, dtype=np.intp)
         self.set_capacity(capacity)
         self._inference_layouts = {}
 
@@ -217,7 +234,8 @@ cdef class Network:
         net = self._inference_layouts.get(capacity)
         if net is None:
             net = Network(self.sizes, self.activation_name, self.loss_name,
-                          self.batch_norm, self.dropout, capacity)
+                          self.batch_norm, self.dropout, capacity,
+                          self.negative_slope)
             self._inference_layouts[capacity] = net
         return net
 
@@ -254,6 +272,9 @@ cdef class Network:
                 off += capacity * n
                 self._stats_off[l] = off
                 off += 2 * n
+            if l < L - 1 and needs_pre_activation(self._activation[l]):
+                self._pre_off[l] = off
+                off += capacity * n
         self.step_threads = max(step_threads, 0)
         self.n_delta = 3 if step_threads > 0 else 2
         for l in range(3):
@@ -290,11 +311,13 @@ cdef class Network:
         s.n_layers = self.n_layers
         s.sizes = &self._sizes[0]
         s.activation = &self._activation[0]
+        s.negative_slope = self.negative_slope
         s.weight_off = &self._weight_off[0]
         s.bias_off = &self._bias_off[0]
         s.bn_off = &self._bn_off[0]
         s.running_off = &self._running_off[0]
         s.loss = self.loss
+        s.label_smoothing = self.label_smoothing
         s.batch_norm = self.batch_norm
         s.dropout = self.dropout
         s.bn_eps = self.bn_eps
@@ -305,6 +328,7 @@ cdef class Network:
         s.mask_off = &self._mask_off[0]
         s.norm_off = &self._norm_off[0]
         s.stats_off = &self._stats_off[0]
+        s.pre_off = &self._pre_off[0]
         s.gather_off = self.gather_off
         s.delta_off = self.delta_off
         s.n_delta = self.n_delta
@@ -340,7 +364,8 @@ cdef class Network:
 
     def __reduce__(self):
         return (Network, (self.sizes, self.activation_name, self.loss_name,
-                          self.batch_norm, self.dropout, self.capacity))
+                          self.batch_norm, self.dropout, self.capacity,
+                          self.negative_slope))
 
 
 # --------------------------------------------------------------------------

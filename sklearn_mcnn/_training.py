@@ -158,7 +158,9 @@ class TrainingMixin:
     def _training_network(self):
         """A network of the model's architecture for the training kernels to
         lay out: the fitted ``_net`` itself is never changed by training."""
-        return _network.Network(self._net.sizes, **self._net_options)
+        net = _network.Network(self._net.sizes, **self._net_options)
+        net.label_smoothing = float(self.label_smoothing)
+        return net
 
     def _solver_constants(self):
         """The solver's constants, as :class:`~sklearn_mcnn._network.TrainState`
@@ -365,11 +367,17 @@ class TrainingMixin:
         the (weighted) class frequencies, a model the fit can always reach
         (intercepts are not penalised), without looking at the features."""
         freq = np.bincount(data.y, weights=data.sw, minlength=self.classes_.size)
-        freq = freq[freq > 0] / freq.sum()
+        freq = freq / freq.sum()
+        # The best prediction without the features is the mean target
+        # m = (1 - ε) freq + ε / K; its loss is the entropy of m (log loss)
+        # or the variance of the targets (squared error).
+        eps = float(self.label_smoothing)
+        mean = (1.0 - eps) * freq + eps / freq.size
         if self._net.loss_name == "log_loss":
-            chance = float(-np.sum(freq * np.log(freq)))
+            mean = mean[mean > 0]
+            chance = float(-np.sum(mean * np.log(mean)))
         else:
-            chance = float(1.0 - np.sum(freq**2))
+            chance = float((1.0 - eps) ** 2 * (1.0 - np.sum(freq**2)))
         chance = max(0.0, chance)   # rounding: -0.0 or -1e-17 with one class
         if self.loss_ > CHANCE_MARGIN * chance + 1e-12:
             warnings.warn(

@@ -32,7 +32,8 @@ def test_softmax_gradient(small, sparse, weighted):
 
 @pytest.mark.parametrize(
     "activation,loss,batch_norm,sparse,weighted",
-    itertools.product(["relu", "tanh", "logistic", "identity"],
+    itertools.product(["relu", "tanh", "logistic", "identity", "leaky_relu",
+                       "elu", "gelu", "softplus", ["gelu", "leaky_relu"]],
                       ["log_loss", "squared_error"], [False, True],
                       [False, True], [False, True]),
 )
@@ -41,9 +42,18 @@ def test_mlp_gradient(small, activation, loss, batch_norm, sparse, weighted):
     X = sp.csr_matrix(X) if sparse else X
     clf = MLPBackpropClassifier(hidden_layer_sizes=(5, 4), activation=activation,
                                 loss=loss, batch_norm=batch_norm, alpha=0.05,
-                                random_state=0)
+                                negative_slope=0.1, random_state=0)
     err = check_gradient(clf, X, y, sample_weight=sw if weighted else None)
     assert err < 1e-6
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+@pytest.mark.parametrize("hidden", [(), (5,)], ids=["softmax", "mlp"])
+def test_label_smoothing_gradient(small, loss, hidden):
+    X, y, sw = small
+    clf = MLPBackpropClassifier(hidden, loss=loss, label_smoothing=0.2,
+                                alpha=0.05, random_state=0)
+    assert check_gradient(clf, X, y, sample_weight=sw) < 1e-6
 
 
 def test_gradient_of_a_fitted_model(small):

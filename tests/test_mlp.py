@@ -18,6 +18,11 @@ ACTIVATIONS = {
     "tanh": np.tanh,
     "logistic": expit,
     "identity": lambda z: z,
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+    "gelu": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi)
+                                             * (z + 0.044715 * z**3))),
+    "softplus": lambda z: np.logaddexp(0, z),
 }
 
 
@@ -30,7 +35,9 @@ def quiet_fit(est, X, y, **kwargs):
 def numpy_forward(clf, X):
     """An independent forward pass from the public fitted attributes."""
     A = X
-    h = ACTIVATIONS[clf.activation]
+    names = clf.activation
+    if isinstance(names, str):
+        names = [names] * (len(clf.coefs_) - 1)
     for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
         Z = A @ W + b
         if i == len(clf.coefs_) - 1:
@@ -38,7 +45,7 @@ def numpy_forward(clf, X):
         if clf.batch_norm:
             Z = (Z - clf.running_means_[i]) / np.sqrt(clf.running_vars_[i] + 1e-5)
             Z = clf.batch_norm_scales_[i] * Z + clf.batch_norm_shifts_[i]
-        A = h(Z)
+        A = ACTIVATIONS[names[i]](Z)
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
@@ -106,6 +113,63 @@ def test_dropout_changes_training_not_prediction(digits):
                     softmax(numpy_forward(dropped, X), axis=1), rtol=1e-9)
 
 
+def test_one_activation_per_hidden_layer(digits):
+    X, y = digits
+    clf = quiet_fit(MLPBackpropClassifier(
+        (16, 8, 8), activation=["gelu", "tanh", "leaky_relu"], max_iter=3,
+        random_state=0), X, y)
+    assert_allclose(clf.predict_proba(X), softmax(numpy_forward(clf, X), axis=1),
+                    rtol=1e-9, atol=1e-12)
+    # The same activation for every layer, as a list or as a string.
+    a = quiet_fit(MLPBackpropClassifier((8, 8), activation=["elu", "elu"],
+                                        max_iter=2, random_state=0), X, y)
+    b = quiet_fit(MLPBackpropClassifier((8, 8), activation="elu", max_iter=2,
+                                        random_state=0), X, y)
+    assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+@pytest.mark.parametrize("activation", [["relu"], ["relu", "tanh", "relu"],
+                                        ["relu", "swish"], [1, 2]])
+def test_a_wrong_activation_list_is_refused(digits, activation):
+    X, y = digits
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        MLPBackpropClassifier((8, 8), activation=activation).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+def test_label_smoothing_optimum_closed_form(loss):
+    """One feature, always 0: the optimum predicts the mean smoothed target
+    m = (1 - ε) freq + ε / K, and the loss is its entropy (log loss) or the
+    targets' variance (squared error)."""
+    y = np.array([0] * 6 + [1] * 3 + [2])
+    X = np.zeros((y.size, 1))
+    eps = 0.3
+    clf = quiet_fit(MLPBackpropClassifier((), loss=loss, label_smoothing=eps,
+                                          solver="lbfgs", alpha=0.0, tol=1e-12),
+                    X, y)
+    freq = np.bincount(y) / y.size
+    m = (1 - eps) * freq + eps / 3
+    if loss == "log_loss":
+        assert_allclose(clf.predict_proba(X[:1])[0], m, rtol=1e-6)
+        assert clf.loss_ == pytest.approx(-np.sum(m * np.log(m)), rel=1e-9)
+    else:
+        assert_allclose(clf.decision_function(X[:1])[0], m, rtol=1e-6)
+        assert clf.loss_ == pytest.approx((1 - eps) ** 2 * (1 - np.sum(freq**2)),
+                                          rel=1e-9)
+
+
+def test_label_smoothing_keeps_probabilities_from_the_edges(digits):
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(32,), max_iter=100, random_state=0)
+    sharp = quiet_fit(MLPBackpropClassifier(**kw), X, y)
+    smooth = quiet_fit(MLPBackpropClassifier(label_smoothing=0.2, **kw), X, y)
+    # A separable problem's optimum has p_y = 1 - ε + ε / K = 0.82 on every
+    # row (without smoothing, p_y → 1).
+    assert smooth.predict_proba(X).max(axis=1).mean() < 0.82
+    assert sharp.predict_proba(X).max(axis=1).mean() > 0.95
+    assert smooth.score(X, y) > 0.99
+
+
 def test_dropout_rate_is_respected():
     """The share of dropped units matches the rate (a statistical check)."""
     from sklearn_mcnn._network import Dataset, Network, TrainState, train_epoch
@@ -148,9 +212,11 @@ def test_sparse_first_layer_matches_dense(digits):
         assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
-def test_float32_mlp(digits):
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_float32_mlp(digits, activation):
     X, y = digits
-    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0,
+              activation=activation)
     c32 = quiet_fit(MLPBackpropClassifier(**kw), X.astype(np.float32), y)
     c64 = quiet_fit(MLPBackpropClassifier(**kw), X, y)
     assert all(w.dtype == np.float32 for w in c32.coefs_)

@@ -37,7 +37,8 @@ from sklearn_mcnn._network import (
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 
-ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
+ACTIVATIONS = ["relu", "tanh", "logistic", "identity", "leaky_relu", "elu",
+               "gelu", "softplus"]
 LOSSES = ["log_loss", "squared_error"]
 SIZES = (6, 5, 4, 3)  # 6 features, hidden (5, 4), 3 classes
 N_SAMPLES = 23
@@ -142,8 +143,13 @@ def _flatten_values(net, layers):
 
 
 def _activation(torch, name):
+    F = torch.nn.functional
     return {"relu": torch.relu, "tanh": torch.tanh, "logistic": torch.sigmoid,
-            "identity": lambda z: z}[name]
+            "identity": lambda z: z,
+            "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
+            "elu": F.elu,
+            "gelu": lambda z: F.gelu(z, approximate="tanh"),
+            "softplus": F.softplus}[name]
 
 
 def _torch_outputs(torch, layers, X, sw, activation, stats=None):
@@ -151,7 +157,8 @@ def _torch_outputs(torch, layers, X, sw, activation, stats=None):
 
     ``stats`` collects each batch-normalised layer's (mean, biased variance).
     """
-    act = _activation(torch, activation)
+    names = ([activation] * (len(layers) - 1) if isinstance(activation, str)
+             else activation)
     w = torch.tensor(sw / sw.sum())[:, None]
     a = X
     for l, (W, B, G, Be) in enumerate(layers):
@@ -164,7 +171,7 @@ def _torch_outputs(torch, layers, X, sw, activation, stats=None):
             if stats is not None:
                 stats.append((mu.detach().numpy(), var.detach().numpy()))
             z = G * (z - mu) / torch.sqrt(var + BN_EPS) + Be
-        a = act(z)
+        a = _activation(torch, names[l])(z)
 
 
 def _torch_data_loss(torch, out, y, sw, loss):
@@ -244,6 +251,59 @@ def test_loss_and_gradient_match_torch(torch, activation, loss, batch_norm, spar
 
 @pytest.mark.torch
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
+def test_one_activation_per_layer_matches_torch(torch, batch_norm, sparse):
+    activations = ("gelu", "leaky_relu")
+    net = Network(SIZES, activation=activations, batch_norm=batch_norm,
+                  capacity=N_SAMPLES)
+    params = _random_params(net, seed=7)
+    X, y, sw = _problem(sparse, "real")
+    value, grad, _ = _ours(net, X, y, sw, params, 0.02)
+    layers = _unflatten(torch, net, params)
+    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw,
+                         list(activations), "log_loss", 0.02)
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("hidden", [True, False], ids=["mlp", "softmax"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_label_smoothing_matches_torch(torch, loss, hidden, sparse):
+    """``CrossEntropyLoss(label_smoothing=ε)`` per sample, weighted; for the
+    squared error the same smoothed targets."""
+    eps, alpha = 0.15, 0.02
+    sizes = SIZES if hidden else (SIZES[0], SIZES[-1])
+    net = _network("tanh", loss, False, sizes=sizes)
+    net.label_smoothing = eps
+    params = _random_params(net, seed=8)
+    X, y, sw = _problem(sparse, "real")
+    value, grad, _ = _ours(net, X, y, sw, params, alpha)
+
+    layers = _unflatten(torch, net, params)
+    out = _torch_outputs(torch, layers, _torch_X(torch, X), sw, "tanh")
+    y_t = torch.tensor(y, dtype=torch.long)
+    if loss == "log_loss":
+        per_sample = torch.nn.functional.cross_entropy(
+            out, y_t, reduction="none", label_smoothing=eps)
+    else:
+        onehot = torch.nn.functional.one_hot(y_t, out.shape[1]).to(out.dtype)
+        target = (1 - eps) * onehot + eps / out.shape[1]
+        per_sample = ((out - target) ** 2).sum(1)
+    s = torch.tensor(sw)
+    F = ((s * per_sample).sum() / s.sum()
+         + 0.5 * alpha * sum((W ** 2).sum() for W, _, _, _ in layers))
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_unit_weights_match_torch_modules(torch, activation, loss, sparse):
@@ -260,7 +320,9 @@ def test_unit_weights_match_torch_modules(torch, activation, loss, sparse):
     value, grad, _ = _ours(net, X, y, sw, params, alpha)
 
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid,
-           "identity": nn.Identity}[activation]
+           "identity": nn.Identity, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
+           "gelu": lambda: nn.GELU(approximate="tanh"),
+           "softplus": nn.Softplus}[activation]
     modules, linears, norms = [], [], []
     slices = net.layer_slices()
     for l, ((w, b, gb), n_in, n_out) in enumerate(
