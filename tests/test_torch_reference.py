@@ -249,6 +249,19 @@ def test_loss_and_gradient_match_torch(torch, activation, loss, batch_norm, spar
         assert len(stats) == (len(SIZES) - 2 if batch_norm else 0)
 
 
+def _assert_objective_matches_torch(torch, net, params, X, y, sw, activation,
+                                    loss, alpha):
+    """Our objective and gradient (``loss_grad``) equal torch's."""
+    value, grad, _ = _ours(net, X, y, sw, params, alpha)
+    layers = _unflatten(torch, net, params)
+    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw, activation,
+                         loss, alpha)
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
@@ -259,15 +272,8 @@ def test_one_row_matches_torch(torch, activation, loss, sparse):
     net = _network(activation, loss, False)
     params = _random_params(net, seed=9)
     X, y, sw = _problem(sparse, "real")
-    X, y, sw = X[3:4], y[3:4], sw[3:4]
-    value, grad, _ = _ours(net, X, y, sw, params, 0.02)
-    layers = _unflatten(torch, net, params)
-    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw, activation,
-                         loss, 0.02)
-    F.backward()
-    expected = _flatten_grads(net, layers)
-    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
-    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+    _assert_objective_matches_torch(torch, net, params, X[3:4], y[3:4], sw[3:4],
+                                    activation, loss, 0.02)
 
 
 @pytest.mark.torch
@@ -279,14 +285,8 @@ def test_one_activation_per_layer_matches_torch(torch, batch_norm, sparse):
                   capacity=N_SAMPLES)
     params = _random_params(net, seed=7)
     X, y, sw = _problem(sparse, "real")
-    value, grad, _ = _ours(net, X, y, sw, params, 0.02)
-    layers = _unflatten(torch, net, params)
-    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw,
-                         list(activations), "log_loss", 0.02)
-    F.backward()
-    expected = _flatten_grads(net, layers)
-    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
-    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+    _assert_objective_matches_torch(torch, net, params, X, y, sw,
+                                    list(activations), "log_loss", 0.02)
 
 
 @pytest.mark.torch
