@@ -39,6 +39,9 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.doctest",
     "sphinx.ext.mathjax",
+    # MathJax from the build itself: copies MathJax 3 into _static/mathjax,
+    # so formulas render without the network (a CDN, the default, does not).
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "numpydoc",
     "sphinx_gallery.gen_gallery",

@@ -51,7 +51,7 @@ widths = [sizes[0] for sizes in param_grid["mlp__hidden_layer_sizes"]]
 shape = (len(alphas), len(widths))
 scores = search.cv_results_["mean_test_score"].reshape(shape).T
 times = search.cv_results_["mean_fit_time"].reshape(shape).T
-assert np.all(search.cv_results_["param_mlp__alpha"].reshape(shape).T == alphas)
+assert np.all(alphas == search.cv_results_["param_mlp__alpha"].reshape(shape).T)
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 ax = axes[0]

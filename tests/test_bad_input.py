@@ -41,23 +41,23 @@ def test_non_finite_input(est, data, value):
     X, y = data
     X = X.copy()
     X[3, 1] = value
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         est.fit(X, y)
     fitted = fit_quietly(est, *data)
-    with pytest.raises(ValueError, match="Input X contains (NaN|infinity)"):
+    with pytest.raises(ValueError, match=r"Input X contains (NaN|infinity)"):
         fitted.predict(X)
 
 
 def test_wrong_number_of_features(est, data):
     X, y = data
     fitted = fit_quietly(est, X, y)
-    with pytest.raises(ValueError, match="X has 3 features, but .* is expecting 4"):
+    with pytest.raises(ValueError, match=r"X has 3 features, but .* is expecting 4"):
         fitted.predict(X[:, :3])
 
 
 def test_one_class_only(est, data):
     X, _ = data
-    with pytest.raises(ValueError, match="at least 2 classes.*only one class"):
+    with pytest.raises(ValueError, match=r"at least 2 classes.*only one class"):
         est.fit(X, np.zeros(len(X)))
 
 
