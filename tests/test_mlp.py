@@ -1,13 +1,11 @@
 """MLPBackpropClassifier: forward pass, dropout, batch norm, references."""
 
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
@@ -19,12 +17,6 @@ ACTIVATIONS = {
     "logistic": expit,
     "identity": lambda z: z,
 }
-
-
-def quiet_fit(est, X, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kwargs)
 
 
 def numpy_forward(clf, X):
@@ -45,7 +37,7 @@ def numpy_forward(clf, X):
 @pytest.mark.parametrize("batch_norm", [False, True])
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_predict_proba_is_the_numpy_forward_pass(digits, activation, batch_norm,
-                                                 dropout):
+                                                 dropout, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(
         hidden_layer_sizes=(16, 8), activation=activation, batch_norm=batch_norm,
@@ -58,7 +50,7 @@ def test_predict_proba_is_the_numpy_forward_pass(digits, activation, batch_norm,
     assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
 
 
-def test_fitted_attributes_have_mlpclassifier_shapes(digits):
+def test_fitted_attributes_have_mlpclassifier_shapes(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(20, 7), max_iter=2, random_state=0)
     ours = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -72,7 +64,7 @@ def test_fitted_attributes_have_mlpclassifier_shapes(digits):
         assert hasattr(ours, name)
 
 
-def test_batch_norm_prediction_uses_running_statistics(digits):
+def test_batch_norm_prediction_uses_running_statistics(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(hidden_layer_sizes=(32,),
                                           batch_norm=True, max_iter=5,
@@ -90,7 +82,7 @@ def test_batch_norm_prediction_uses_running_statistics(digits):
     assert not np.allclose(plain.coefs_[0], clf.coefs_[0])
 
 
-def test_dropout_changes_training_not_prediction(digits):
+def test_dropout_changes_training_not_prediction(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(64,), max_iter=5, random_state=0)
     plain = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -129,7 +121,7 @@ def test_dropout_rate_is_respected():
     assert abs(np.mean(mask == 0) - 0.3) < 0.015
 
 
-def test_squared_error_loss_learns(digits):
+def test_squared_error_loss_learns(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(hidden_layer_sizes=(64,),
                                           loss="squared_error", max_iter=50,
@@ -139,7 +131,7 @@ def test_squared_error_loss_learns(digits):
     assert_allclose(clf.predict_proba(X).sum(axis=1), 1)
 
 
-def test_sparse_first_layer_matches_dense(digits):
+def test_sparse_first_layer_matches_dense(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, dropout=0.1)
     dense = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -148,7 +140,7 @@ def test_sparse_first_layer_matches_dense(digits):
         assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
-def test_float32_mlp(digits):
+def test_float32_mlp(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
     c32 = quiet_fit(MLPBackpropClassifier(**kw), X.astype(np.float32), y)
