@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
@@ -76,6 +77,22 @@ def test_one_thousand_classes(quiet_fit, assert_valid_proba):
         assert predict_peak < proba.nbytes + 32e6, predict_peak
     assert est.score(X, y) >= 0  # the MLP saw 2 epochs; softmax below
     assert SoftmaxClassifier(max_iter=30).fit(X, y).score(X, y) > 0.9
+
+
+def test_softmax_on_large_float64_inputs_never_overflows(well_conditioned,
+                                                       quiet_fit):
+    X, y = well_conditioned
+    clf = SoftmaxClassifier().fit(X, y)
+    big = X * 1e8
+    proba = clf.predict_proba(big)
+    assert np.all(np.isfinite(proba))
+    assert_allclose(proba.sum(axis=1), 1)
+    log_proba = clf.predict_log_proba(big)
+    assert np.all(np.isfinite(log_proba))
+    assert_array_equal(np.argmax(log_proba, axis=1), np.argmax(proba, axis=1))
+    # Training on huge values does not overflow either: log-sum-exp.
+    clf = quiet_fit(SoftmaxClassifier(max_iter=5), X * 1e4, y)
+    assert np.isfinite(clf.loss_)
 
 
 NEAR_OVERFLOW_FITS = {

@@ -150,23 +150,6 @@ def test_binary_shapes_and_decision_function(well_conditioned):
     assert_allclose(d, scores[:, 1] - scores[:, 0], rtol=1e-10)
 
 
-def test_no_overflow_on_large_inputs(well_conditioned):
-    X, y = well_conditioned
-    clf = SoftmaxClassifier().fit(X, y)
-    big = X * 1e8
-    proba = clf.predict_proba(big)
-    assert np.all(np.isfinite(proba))
-    assert_allclose(proba.sum(axis=1), 1)
-    log_proba = clf.predict_log_proba(big)
-    assert np.all(np.isfinite(log_proba))
-    assert_array_equal(np.argmax(log_proba, axis=1), np.argmax(proba, axis=1))
-    # Training on huge values does not overflow either: log-sum-exp.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf = SoftmaxClassifier(max_iter=5).fit(X * 1e4, y)
-    assert np.isfinite(clf.loss_)
-
-
 def test_predict_sample_draws_from_predict_proba(well_conditioned):
     X, y = well_conditioned
     clf = SoftmaxClassifier(alpha=1.0).fit(X, y)   # a soft model
