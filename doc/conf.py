@@ -28,7 +28,9 @@ except ImportError:  # the source tree, built in place
 
 project = "sklearn-mcnn"
 author = "The sklearn-mcnn developers"
-copyright = "2025, The sklearn-mcnn developers"
+# The holder and year of LICENSE, and the package's own version.
+copyright = re.search(r"Copyright \(c\) (.+)",
+                      (ROOT / "LICENSE").read_text(encoding="utf-8")).group(1)
 release = sklearn_mcnn.__version__
 version = ".".join(release.split(".")[:2])
 
