@@ -36,6 +36,7 @@ PACKAGE_ROOT = os.path.dirname(os.path.dirname(sklearn_mcnn.__file__))
 
 PICKLED = {
     "softmax": SoftmaxClassifier(),
+    # batch norm's running statistics travel too (was test_bad_input's test)
     "mlp-bn": MLPBackpropClassifier((5,), batch_norm=True, random_state=0),
     "softmax-adam": SoftmaxClassifier(solver="adam", random_state=0),
     "mlp-bn-dropout": MLPBackpropClassifier((6, 4), batch_norm=True, dropout=0.2,
