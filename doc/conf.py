@@ -28,9 +28,7 @@ except ImportError:  # the source tree, built in place
 
 project = "sklearn-mcnn"
 author = "The sklearn-mcnn developers"
-# The holder and year of LICENSE, and the package's own version.
-copyright = re.search(r"Copyright \(c\) (.+)",
-                      (ROOT / "LICENSE").read_text(encoding="utf-8")).group(1)
+copyright = "2026, The sklearn-mcnn developers"  # as LICENSE says
 release = sklearn_mcnn.__version__
 version = ".".join(release.split(".")[:2])
 

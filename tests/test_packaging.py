@@ -55,6 +55,8 @@ def test_licence_is_the_declared_bsd_3_clause():
     ):
         assert clause in text, clause
     assert re.search(r'(?m)^license = "BSD-3-Clause"$', _read("pyproject.toml"))
+    holder = re.search(r"Copyright \(c\) (.+)", _read("LICENSE")).group(1)
+    assert f'copyright = "{holder}"' in _read("doc/conf.py")
 
 
 def test_pre_commit_and_ci_run_the_same_lint_versions():
