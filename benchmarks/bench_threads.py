@@ -30,7 +30,7 @@ import numpy as np
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _network
 from sklearn_mcnn._threads import single_threaded_blas
-from sklearn_mcnn._training import _Data, _full_batch_chunk_rows
+from sklearn_mcnn._engine import TrainingData, full_batch_chunk_rows
 
 from _common import machine_footer, write_report
 
@@ -54,13 +54,13 @@ def loss_grad_case(n, d, k, rng):
     X, y = rng.standard_normal((n, d)), rng.randint(0, k, n)
     est = SoftmaxClassifier(max_iter=1).fit(X, y)
     net = est._training_network()
-    net.set_capacity(_full_batch_chunk_rows(net.sizes))
-    data = _Data(X, np.searchsorted(est.classes_, y), np.ones(n))
+    net.set_capacity(full_batch_chunk_rows(net.sizes))
+    data = TrainingData(X, np.searchsorted(est.classes_, y), np.ones(n))
     params, grad = est._params.copy(), np.empty_like(est._params)
 
     def run(threads):
-        _network.loss_grad(net, data.inputs, data.y, data.sw, params, grad,
-                           est._running, 1e-4, threads)
+        _network.loss_grad(net, data.dataset, params, grad, est._running, 1e-4,
+                           threads)
     return f"loss_grad {n}×{d}×{k}", 3 * n * d * k, run
 
 
@@ -69,7 +69,7 @@ def forward_case(n, sizes, rng):
     est = MLPBackpropClassifier(sizes[1:-1], max_iter=1).fit(X[:300], y[:300])
     out = np.empty((n, sizes[-1]))
     net = est._net.inference_layout(n, 256)
-    inputs = _network.Inputs(X)
+    inputs = _network.Dataset(X)
 
     def run(threads):
         _network.forward(net, inputs, est._params, est._running, out, True,

@@ -12,14 +12,16 @@ share of the estimator API:
   in bounded chunks of rows.
 
 The training drivers (between epochs, and L-BFGS) are in ``_training.py``,
-the numerics in ``_network.pyx``.
+how the kernels are fed in ``_engine.py``, the numerics in ``_network.pyx``
+and its ``.pxd`` rooms.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -29,17 +31,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _network
 from ._checkpoint import restore_on_failure
+from ._engine import FullBatchObjective, TrainingData, predict_outputs
 from ._network import Network
-from ._training import (
-    CHUNK_ROWS,
-    TrainingMixin,
-    _as_kernel_input,
-    _CallbackContext,
-    _Data,
-)
-from ._threads import forward_work, single_threaded_blas_for, threads_for
+from ._training import TrainingMixin, _CallbackContext
 from ._validation import check_class_labels
 
 #: ``fit`` starts a network's log-loss output at the class frequencies mixed
@@ -103,6 +98,7 @@ class BaseNetworkClassifier(
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -300,7 +296,7 @@ class BaseNetworkClassifier(
             X = X.astype(self._params.dtype, copy=False)
             if not incremental:
                 self.n_iter_ = 0
-        data = _Data(X, y_index, sample_weight)
+        data = TrainingData(X, y_index, sample_weight)
         # L-BFGS ends with one empty sub-task (scipy's last callback).
         callbacks = _CallbackContext(
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
@@ -324,10 +320,17 @@ class BaseNetworkClassifier(
         self._net = net = Network(sizes, **options)
         params = np.zeros(net.n_params, dtype=dtype)
         if net.n_layers > 1:
-            factor = 2.0 if options["activation"] == "logistic" else 6.0
-            for (w, b, gb), fan_in, fan_out in zip(
+            activations = options["activation"]
+            if isinstance(activations, str):
+                activations = [activations] * (net.n_layers - 1)
+            for l, ((w, b, gb), fan_in, fan_out) in enumerate(zip(
                 net.layer_slices(), sizes[:-1], sizes[1:]
-            ):
+            )):
+                # Glorot's bound, as MLPClassifier: √(2 / fan) for a
+                # logistic layer (its slope at 0 is 1/4), else √(6 / fan);
+                # the output layer takes the bound of the layer before it.
+                act = activations[min(l, len(activations) - 1)]
+                factor = 2.0 if act == "logistic" else 6.0
                 bound = np.sqrt(factor / (fan_in + fan_out))
                 params[w] = rng.uniform(-bound, bound, fan_in * fan_out)
                 params[b] = rng.uniform(-bound, bound, fan_out)
@@ -390,6 +393,29 @@ class BaseNetworkClassifier(
         _, bias, _ = self._net.layer_slices()[-1]
         self._params[bias] = prior
 
+    def _training_objective(self, X, y, sample_weight=None):
+        """The training objective on (X, y) as a
+        :class:`~sklearn_mcnn._engine.FullBatchObjective` over copies of the
+        parameters: the fitted ones (X validated as ``partial_fit`` would),
+        else a random start drawn from ``random_state`` (small Gaussian
+        weights where ``fit`` would start from zeros, which tell little).
+        The estimator is not modified.  For ``utils.check_gradient``."""
+        fitted = hasattr(self, "_params")
+        # A copy: validation sets attributes, and the estimator stays as it is.
+        est = copy.copy(self) if fitted else clone(self)
+        X, classes, y_index, sw = est._validate_training_data(
+            X, y, sample_weight, incremental=fitted, classes=None)
+        if not fitted:
+            rng = check_random_state(est.random_state)
+            sizes = (X.shape[1], *est._hidden_layer_sizes(), classes.size)
+            est._initialize(sizes, X.dtype, rng)
+            if est._net.n_layers == 1:
+                est._params[:] = rng.normal(scale=0.1, size=est._params.size)
+        return FullBatchObjective(
+            est._training_network(),
+            TrainingData(X, y_index, sw), est._params.astype(X.dtype),
+            est._running.astype(X.dtype), est.alpha, capacity=X.shape[0])
+
     # ------------------------------------------------------------ prediction
 
     def _fitted_state(self):
@@ -407,9 +433,7 @@ class BaseNetworkClassifier(
 
     def _forward(self, X, probabilities):
         """Network outputs (softmax probabilities or raw scores) for X,
-        computed in chunks of at most ``CHUNK_ROWS`` rows."""
-        n = X.shape[0]
-        out = np.empty((n, self._net.sizes[-1]), dtype=self._params.dtype)
+        computed in chunks of rows (:func:`~sklearn_mcnn._engine.predict_outputs`)."""
         if X.dtype != self._params.dtype:
             with np.errstate(over="ignore"):
                 X = X.astype(self._params.dtype)
@@ -419,12 +443,8 @@ class BaseNetworkClassifier(
                     "the precision this model was fitted in. Scale the "
                     "features, or fit the model on float64 data."
                 )
-        net = self._net.inference_layout(n, CHUNK_ROWS)
-        n_threads = threads_for(forward_work(net.sizes, n),
-                                n_tasks=-(-n // CHUNK_ROWS))
-        with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS)):
-            _network.forward(net, _as_kernel_input(X), self._params,
-                             self._running, out, probabilities, n_threads)
+        out = predict_outputs(self._net, self._params, self._running, X,
+                              probabilities)
         if np.isnan(out).any():
             raise ValueError(
                 "The network's outputs are undefined (NaN) for some rows: their "

@@ -5,14 +5,15 @@ from numbers import Integral, Real
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseNetworkClassifier
+from ._network import ACTIVATIONS
 from ._params_doc import FITTED_ATTRIBUTES, training_parameters
 
 
 class MLPBackpropClassifier(BaseNetworkClassifier):
     """Multi-layer perceptron classifier trained by backpropagation.
 
-    Dense hidden layers with a ``'relu'``, ``'tanh'``, ``'logistic'`` or
-    ``'identity'`` activation, optional batch normalisation (before the
+    Dense hidden layers with one of eight activations (one for all hidden
+    layers, or one per layer), optional batch normalisation (before the
     activation) and inverted dropout (on hidden units, training only). The
     output layer is a softmax trained with the cross-entropy
     (``loss='log_loss'``), or the identity trained with the squared error on
@@ -25,8 +26,21 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The i-th element is the number of units of the i-th hidden layer.
 
-    activation : {{'relu', 'tanh', 'logistic', 'identity'}}, default='relu'
-        Activation of the hidden layers.
+    activation : str or list of str, default='relu'
+        Activation of the hidden layers, or a list with one per hidden layer:
+
+        - ``'relu'``: ``max(z, 0)``;
+        - ``'leaky_relu'``: ``z`` for ``z > 0``, else ``negative_slope · z``;
+        - ``'elu'``: ``z`` for ``z > 0``, else ``exp(z) - 1`` (α = 1);
+        - ``'gelu'``: ``z/2 · (1 + tanh(√(2/π) (z + 0.044715 z³)))``, the
+          tanh approximation of ``z Φ(z)`` (PyTorch's
+          ``GELU(approximate='tanh')``);
+        - ``'softplus'``: ``log(1 + exp(z))``;
+        - ``'tanh'``, ``'logistic'`` (``1 / (1 + exp(-z))``), ``'identity'``.
+
+    negative_slope : float, default=0.01
+        Slope of ``'leaky_relu'`` for negative inputs (PyTorch's
+        ``negative_slope``), in ``[0, 1)``.
 
     loss : {{'log_loss', 'squared_error'}}, default='log_loss'
         ``'log_loss'``: softmax output, cross-entropy loss. ``'squared_error'``:
@@ -98,7 +112,8 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
     _parameter_constraints: dict = {
         **BaseNetworkClassifier._parameter_constraints,
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"relu", "tanh", "logistic", "identity"})],
+        "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
+        "negative_slope": [Interval(Real, 0, 1, closed="left")],
         "loss": [StrOptions({"log_loss", "squared_error"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
@@ -112,6 +127,7 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         loss="log_loss",
         dropout=0.0,
         batch_norm=False,
+        negative_slope=0.01,
         alpha=1e-4,
         solver="adam",
         learning_rate="constant",
@@ -134,12 +150,14 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         warm_start=False,
         verbose=0,
         class_weight=None,
+        label_smoothing=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.loss = loss
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.negative_slope = negative_slope
         self.alpha = alpha
         self.solver = solver
         self.learning_rate = learning_rate
@@ -162,6 +180,7 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -173,9 +192,25 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
             )
         return tuple(int(s) for s in sizes)
 
+    def _activations(self):
+        """The hidden activation, or a tuple of one per hidden layer."""
+        if isinstance(self.activation, str):
+            return self.activation
+        names = tuple(self.activation)
+        n_hidden = len(self._hidden_layer_sizes())
+        if len(names) != n_hidden or not all(
+                isinstance(a, str) and a in ACTIVATIONS for a in names):
+            raise ValueError(
+                f"activation must be one of {sorted(ACTIVATIONS)} or a list of "
+                f"{n_hidden} of them (one per hidden layer), got "
+                f"{self.activation!r}."
+            )
+        return names
+
     def _network_options(self):
         return {
-            "activation": self.activation,
+            "activation": self._activations(),
+            "negative_slope": float(self.negative_slope),
             "loss": self.loss,
             "batch_norm": bool(self.batch_norm),
             "dropout": float(self.dropout),

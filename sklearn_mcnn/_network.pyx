@@ -4,30 +4,38 @@ One engine serves every trained estimator of the package:
 ``SoftmaxClassifier`` is the network with no hidden layer and
 ``MLPBackpropClassifier`` adds hidden layers to it.
 
-Design
-------
-- :class:`Network` holds the architecture: layer sizes, activation, loss,
-  batch normalisation, dropout, and where each layer's parameters live in
-  one flat parameter vector ``[W_0, b_0, (γ_0, β_0), W_1, b_1, ...]``
-  (``W_l`` row-major, shape ``(n_in, n_out)`` as scikit-learn's
-  ``coefs_``).  It also lays out one flat scratch buffer for a batch
-  capacity; kernels never allocate.
-- The numerics are ``nogil`` functions fused over float/double: the layer
-  forward and backward passes in matrix form (``Z = A W + b``,
-  ``dW = Aᵀ δ``, ``δ_prev = (δ Wᵀ) ∘ h'(a)``), the stable softmax cross
-  entropy, batch normalisation with weighted batch statistics, inverted
-  dropout, and the optimiser step (``_optimizers.pxd`` / ``.h``).  The layer
-  kernels work on a range of units, so the same code runs a whole layer or
-  one block of it.
-- Three Python entry points run whole loops without the GIL:
-  :func:`train_epoch` (one epoch of mini-batches, each step's blocks of
-  units shared by OpenMP threads, their number chosen by the clock),
-  :func:`loss_grad` (full-batch objective and gradient for L-BFGS and
-  gradient checks, chunks of rows shared by threads) and :func:`forward`
-  (inference, in bounded chunks of rows shared by threads).  Blocks and
-  chunks depend on the sizes only: the bits never depend on the thread
-  count.
-- CSR input is read through ``indptr`` in the first layer, never densified.
+Layering (as scikit-learn's ``_loss``: point-wise functions, then array
+kernels, then extension types, then Python):
+
+- ``.pxd`` rooms hold the ``nogil`` kernels, fused over float/double:
+  ``_layout.pxd`` (the structs every kernel reads), ``_activations.pxd``,
+  ``_batch_norm.pxd``, ``_loss.pxd`` (stable softmax cross-entropy, squared
+  error), ``_layers.pxd`` (a layer's forward, delta and weight gradient over
+  a range of units), ``_tuner.pxd`` (the thread-count tuner),
+  ``_optimizers.pxd`` (update rules), ``_blas.pxd``, ``_random.pxd``.  They
+  are compiled into this one extension.
+- This file holds the extension types that cross the boundary and the
+  parallel loops:
+
+  * :class:`Network`: the architecture, and where each layer's parameters
+    live in one flat parameter vector ``[W_0, b_0, (γ_0, β_0), W_1, ...]``
+    (``W_l`` row-major, shape ``(n_in, n_out)`` as scikit-learn's
+    ``coefs_``) and each layer's buffers in one flat scratch buffer laid out
+    for a batch capacity; kernels never allocate;
+  * :class:`Dataset`: the input rows (dense or CSR), and for training their
+    class indices and sample weights, validated once;
+  * :class:`TrainState`: what a stochastic fit updates in place (parameters,
+    optimiser state, running statistics, step count, thread tuner) with its
+    gradient and scratch buffers and the solver's constants;
+  * three entry points that run whole loops without the GIL:
+    :func:`train_epoch` (one epoch of mini-batches, each step's blocks of
+    units shared by OpenMP threads, their number chosen by the clock),
+    :func:`loss_grad` (full-batch objective and gradient for L-BFGS and
+    gradient checks, chunks of rows shared by threads) and :func:`forward`
+    (inference, in bounded chunks of rows shared by threads).  Blocks and
+    chunks depend on the sizes only: the bits never depend on the thread
+    count.  Each entry point checks every array against the network's
+    layout before its ``nogil`` loop.
 
 Sample weights enter as ``bw_i = s_i / Σ_batch s``, so a batch gradient is
 the weighted mean of the per-sample loss gradients; the L2 term
@@ -39,13 +47,20 @@ import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 cimport openmp
-from libc.math cimport exp, log, sqrt, tanh, isfinite, INFINITY
 from libc.stdint cimport uint64_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memcpy
 
-from ._blas cimport gemm, axpy
-from ._optimizers cimport Hyper, update
-from ._random cimport mix64, splitmix64, uniform_at
+from ._activations cimport (ELU, GELU, IDENTITY, LEAKY_RELU, LOGISTIC, RELU,
+                            SOFTPLUS, TANH, needs_pre_activation)
+from ._layers cimport (backward_layers, bias_grad, dense_batch,
+                       forward_layers, layer_delta, layer_forward, layer_grad)
+from ._layout cimport (Layout, Pass, Rows, Source, block_width, delta_offset,
+                       n_blocks)
+from ._loss cimport LOG_LOSS, SQUARED_ERROR, batch_weights, output_loss, softmax_row
+from ._optimizers cimport ADAGRAD, ADAM, RMSPROP, SGD, Hyper, update
+from ._random cimport splitmix64
+from ._tuner cimport (PROBE_AFTER_SECONDS, PROBE_EVERY, PROBE_STEPS, Tuner,
+                      tuner_record, tuner_threads)
 
 
 cdef extern from "_fpu.h":
@@ -81,53 +96,24 @@ cdef extern from *:
 BUILD = {"bounds_checked": bool(MCNN_BOUNDS_CHECKED),
          "address_sanitizer": bool(MCNN_ASAN)}
 
-cdef enum Activation:
-    IDENTITY = 0
-    RELU = 1
-    TANH = 2
-    LOGISTIC = 3
-
-cdef enum Loss:
-    LOG_LOSS = 0
-    SQUARED_ERROR = 1
-
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH,
-               "logistic": LOGISTIC}
+               "logistic": LOGISTIC, "leaky_relu": LEAKY_RELU, "elu": ELU,
+               "gelu": GELU, "softplus": SOFTPLUS}
 LOSSES = {"log_loss": LOG_LOSS, "squared_error": SQUARED_ERROR}
-SOLVERS = {"sgd": 0, "adagrad": 1, "rmsprop": 2, "adam": 3}
+SOLVERS = {"sgd": SGD, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM}
+
+#: The thread tuner's state between calls: one record of the fields of the
+#: ``Tuner`` struct (``_tuner.pxd``), in its layout.
+TUNER_DTYPE = np.dtype([("threads", np.intc), ("other", np.intc),
+                        ("every", np.intp), ("countdown", np.intp),
+                        ("probing", np.intp), ("chosen", np.float64),
+                        ("probe", np.float64)], align=True)
+assert TUNER_DTYPE.itemsize == sizeof(Tuner)
 
 
-ctypedef struct Spec:
-    # architecture
-    int n_layers                 # number of weight layers L
-    const Py_ssize_t* sizes      # L + 1 layer widths
-    const Py_ssize_t* w_off      # offset of W_l in the parameter vector
-    const Py_ssize_t* b_off      # offset of b_l
-    const Py_ssize_t* g_off      # offset of γ_l (batch norm, hidden layers)
-    const Py_ssize_t* r_off      # offset of layer l's running mean (running
-                                 # variance follows it)
-    int activation
-    int loss
-    bint batch_norm
-    double dropout
-    double bn_eps
-    double bn_momentum
-    # scratch layout for `capacity` rows
-    Py_ssize_t capacity
-    const Py_ssize_t* a_off      # layer l's activations h(z), capacity × n_l+1
-    const Py_ssize_t* o_off      # layer l's output after dropout (= a_off
-                                 # without dropout)
-    const Py_ssize_t* m_off      # dropout masks
-    const Py_ssize_t* z_off      # batch norm: normalised pre-activations ẑ
-    const Py_ssize_t* s_off      # batch norm: batch mean, then 1 / std
-    Py_ssize_t x_off             # gathered dense input batch
-    Py_ssize_t d0_off            # two delta buffers, capacity × max width
-    Py_ssize_t d1_off
-    Py_ssize_t d2_off            # a third for training steps (-1: none)
-    Py_ssize_t g_blk_off         # per-thread buffers of a block's weight
-    Py_ssize_t g_blk_size        # gradient, for training steps
-    Py_ssize_t w_buf_off         # the batch's normalised sample weights
-
+# --------------------------------------------------------------------------
+# The network's layout
+# --------------------------------------------------------------------------
 
 cdef class Network:
     """Architecture and memory layout of a feed-forward network.
@@ -136,8 +122,9 @@ cdef class Network:
     ----------
     sizes : sequence of int
         Layer widths ``(n_features, *hidden_layer_sizes, n_outputs)``.
-    activation : {'identity', 'relu', 'tanh', 'logistic'}
-        Hidden activation.
+    activation : str or sequence of str
+        Hidden activation (a key of ``ACTIVATIONS``), or one per hidden
+        layer.
     loss : {'log_loss', 'squared_error'}
         ``log_loss``: softmax output and cross-entropy; ``squared_error``:
         identity output and the squared error on one-hot targets.
@@ -147,6 +134,14 @@ cdef class Network:
         Probability of dropping a hidden unit during training.
     capacity : int
         Initial batch capacity of the scratch layout (see `set_capacity`).
+    negative_slope : float
+        Slope of ``leaky_relu`` for negative inputs.
+
+    Attributes
+    ----------
+    label_smoothing : float
+        ε of the training targets ``(1 − ε) onehot + ε / K`` (0: one-hot).
+        Set on a network laid out for training; inference does not read it.
     """
 
     cdef readonly int n_layers
@@ -155,56 +150,72 @@ cdef class Network:
     cdef readonly Py_ssize_t capacity
     cdef readonly Py_ssize_t workspace_size
     cdef readonly object sizes
-    cdef readonly str activation_name, loss_name
+    cdef readonly object activation_name
+    cdef readonly str loss_name
     cdef readonly bint batch_norm
     cdef readonly double dropout
-    cdef public double bn_eps, bn_momentum
-    cdef int activation, loss
-    cdef Py_ssize_t[::1] _sizes, _w_off, _b_off, _g_off, _r_off
-    cdef Py_ssize_t[::1] _a_off, _o_off, _m_off, _z_off, _s_off
-    cdef Py_ssize_t x_off, d0_off, d1_off, d2_off, w_buf_off
-    cdef Py_ssize_t g_blk_off, g_blk_size
+    cdef public double bn_eps, bn_momentum, label_smoothing
+    cdef readonly double negative_slope
     cdef readonly int step_threads
     cdef readonly bint gather
+    cdef int loss
+    cdef int[::1] _activation
+    cdef Py_ssize_t[::1] _sizes, _weight_off, _bias_off, _bn_off, _running_off
+    cdef Py_ssize_t[::1] _act_off, _out_off, _mask_off, _norm_off, _stats_off
+    cdef Py_ssize_t[::1] _pre_off
+    cdef Py_ssize_t gather_off, batch_weight_off
+    cdef Py_ssize_t delta_off[3]
+    cdef int n_delta
+    cdef Py_ssize_t block_grad_off, block_grad_size
     cdef dict _inference_layouts
 
     def __init__(self, sizes, activation="relu", loss="log_loss",
-                 batch_norm=False, dropout=0.0, capacity=1):
+                 batch_norm=False, dropout=0.0, capacity=1,
+                 negative_slope=0.01):
         cdef Py_ssize_t l, n_in, n_out, off = 0, roff = 0
         self.sizes = tuple(int(s) for s in sizes)
-        self.n_layers = len(self.sizes) - 1
-        self.activation_name = activation
+        self.n_layers = L = len(self.sizes) - 1
+        names = ([activation] * (L - 1) if isinstance(activation, str)
+                 else list(activation))
+        if len(names) != L - 1:
+            raise ValueError(f"{len(names)} activations for {L - 1} hidden "
+                             "layers")
+        self.activation_name = activation if isinstance(activation, str) \
+            else tuple(names)
+        self._activation = np.array([ACTIVATIONS[a] for a in names] + [IDENTITY],
+                                    dtype=np.intc)
         self.loss_name = loss
-        self.activation = ACTIVATIONS[activation]
         self.loss = LOSSES[loss]
-        self.batch_norm = batch_norm and self.n_layers > 1
+        self.batch_norm = batch_norm and L > 1
         self.dropout = dropout
         self.bn_eps = 1e-5
         self.bn_momentum = 0.1
-        L = self.n_layers
+        self.label_smoothing = 0.0
+        self.negative_slope = negative_slope
         self._sizes = np.asarray(self.sizes, dtype=np.intp)
-        self._w_off = np.zeros(L, dtype=np.intp)
-        self._b_off = np.zeros(L, dtype=np.intp)
-        self._g_off = np.full(L, -1, dtype=np.intp)
-        self._r_off = np.full(L, -1, dtype=np.intp)
+        self._weight_off = np.zeros(L, dtype=np.intp)
+        self._bias_off = np.zeros(L, dtype=np.intp)
+        self._bn_off = np.full(L, -1, dtype=np.intp)
+        self._running_off = np.full(L, -1, dtype=np.intp)
         for l in range(L):
             n_in, n_out = self._sizes[l], self._sizes[l + 1]
-            self._w_off[l] = off
+            self._weight_off[l] = off
             off += n_in * n_out
-            self._b_off[l] = off
+            self._bias_off[l] = off
             off += n_out
             if self.batch_norm and l < L - 1:
-                self._g_off[l] = off        # γ_l, then β_l
+                self._bn_off[l] = off           # γ_l, then β_l
                 off += 2 * n_out
-                self._r_off[l] = roff       # running mean, then variance
+                self._running_off[l] = roff     # running mean, then variance
                 roff += 2 * n_out
         self.n_params = off
         self.n_running = roff
-        self._a_off = np.zeros(L, dtype=np.intp)
-        self._o_off = np.zeros(L, dtype=np.intp)
-        self._m_off = np.zeros(L, dtype=np.intp)
-        self._z_off = np.zeros(L, dtype=np.intp)
-        self._s_off = np.zeros(L, dtype=np.intp)
+        self._act_off = np.zeros(L, dtype=np.intp)
+        self._out_off = np.zeros(L, dtype=np.intp)
+        self._mask_off = np.zeros(L, dtype=np.intp)
+        self._norm_off = np.zeros(L, dtype=np.intp)
+        self._stats_off = np.zeros(L, dtype=np.intp)
+        self._pre_off = np.full(L, -1, dtype=np.intp)
         self.set_capacity(capacity)
         self._inference_layouts = {}
 
@@ -223,7 +234,8 @@ cdef class Network:
         net = self._inference_layouts.get(capacity)
         if net is None:
             net = Network(self.sizes, self.activation_name, self.loss_name,
-                          self.batch_norm, self.dropout, capacity)
+                          self.batch_norm, self.dropout, capacity,
+                          self.negative_slope)
             self._inference_layouts[capacity] = net
         return net
 
@@ -242,41 +254,42 @@ cdef class Network:
         capacity = max(capacity, 1)
         self.capacity = capacity
         self.gather = gather
-        self.x_off = off
+        self.gather_off = off
         if gather:
             off += capacity * self._sizes[0]
         for l in range(L):
             n = self._sizes[l + 1]
-            self._a_off[l] = off
+            self._act_off[l] = off
             off += capacity * n
-            self._o_off[l] = self._a_off[l]
+            self._out_off[l] = self._act_off[l]
             if l < L - 1 and self.dropout > 0:
-                self._o_off[l] = off
+                self._out_off[l] = off
                 off += capacity * n
-                self._m_off[l] = off
+                self._mask_off[l] = off
                 off += capacity * n
             if l < L - 1 and self.batch_norm:
-                self._z_off[l] = off
+                self._norm_off[l] = off
                 off += capacity * n
-                self._s_off[l] = off
+                self._stats_off[l] = off
                 off += 2 * n
-        self.d0_off = off
-        off += capacity * widest
-        self.d1_off = off
-        off += capacity * widest
-        self.d2_off = -1
+            if l < L - 1 and needs_pre_activation(self._activation[l]):
+                self._pre_off[l] = off
+                off += capacity * n
         self.step_threads = max(step_threads, 0)
-        self.g_blk_off = off
-        self.g_blk_size = 0
-        if step_threads > 0:
-            self.d2_off = off
+        self.n_delta = 3 if step_threads > 0 else 2
+        for l in range(3):
+            self.delta_off[l] = -1
+        for l in range(self.n_delta):
+            self.delta_off[l] = off
             off += capacity * widest
-            self.g_blk_off = off
+        self.block_grad_off = off
+        self.block_grad_size = 0
+        if step_threads > 0:
             for l in range(L):
                 n = block_width(self._sizes[l]) * self._sizes[l + 1]
-                self.g_blk_size = max(self.g_blk_size, n)
-            off += step_threads * self.g_blk_size
-        self.w_buf_off = off
+                self.block_grad_size = max(self.block_grad_size, n)
+            off += step_threads * self.block_grad_size
+        self.batch_weight_off = off
         off += capacity
         self.workspace_size = off
         return off
@@ -287,39 +300,41 @@ cdef class Network:
         batch-norm normalised pre-activations, one entry per layer."""
         L = self.n_layers
         return {
-            "activations": [self._a_off[l] for l in range(L)],
-            "outputs": [self._o_off[l] for l in range(L)],
-            "masks": [self._m_off[l] for l in range(L)],
-            "normalized": [self._z_off[l] for l in range(L)],
+            "activations": [self._act_off[l] for l in range(L)],
+            "outputs": [self._out_off[l] for l in range(L)],
+            "masks": [self._mask_off[l] for l in range(L)],
+            "normalized": [self._norm_off[l] for l in range(L)],
         }
 
-    cdef Spec spec(self):
-        cdef Spec s
+    cdef Layout layout(self):
+        cdef Layout s
         s.n_layers = self.n_layers
         s.sizes = &self._sizes[0]
-        s.w_off = &self._w_off[0]
-        s.b_off = &self._b_off[0]
-        s.g_off = &self._g_off[0]
-        s.r_off = &self._r_off[0]
-        s.activation = self.activation
+        s.activation = &self._activation[0]
+        s.negative_slope = self.negative_slope
+        s.weight_off = &self._weight_off[0]
+        s.bias_off = &self._bias_off[0]
+        s.bn_off = &self._bn_off[0]
+        s.running_off = &self._running_off[0]
         s.loss = self.loss
+        s.label_smoothing = self.label_smoothing
         s.batch_norm = self.batch_norm
         s.dropout = self.dropout
         s.bn_eps = self.bn_eps
         s.bn_momentum = self.bn_momentum
         s.capacity = self.capacity
-        s.a_off = &self._a_off[0]
-        s.o_off = &self._o_off[0]
-        s.m_off = &self._m_off[0]
-        s.z_off = &self._z_off[0]
-        s.s_off = &self._s_off[0]
-        s.x_off = self.x_off
-        s.d0_off = self.d0_off
-        s.d1_off = self.d1_off
-        s.d2_off = self.d2_off
-        s.g_blk_off = self.g_blk_off
-        s.g_blk_size = self.g_blk_size
-        s.w_buf_off = self.w_buf_off
+        s.act_off = &self._act_off[0]
+        s.out_off = &self._out_off[0]
+        s.mask_off = &self._mask_off[0]
+        s.norm_off = &self._norm_off[0]
+        s.stats_off = &self._stats_off[0]
+        s.pre_off = &self._pre_off[0]
+        s.gather_off = self.gather_off
+        s.delta_off = self.delta_off
+        s.n_delta = self.n_delta
+        s.block_grad_off = self.block_grad_off
+        s.block_grad_size = self.block_grad_size
+        s.batch_weight_off = self.batch_weight_off
         return s
 
     def layer_slices(self):
@@ -330,11 +345,11 @@ cdef class Network:
         out = []
         for l in range(self.n_layers):
             n_in, n_out = self.sizes[l], self.sizes[l + 1]
-            w = slice(self._w_off[l], self._w_off[l] + n_in * n_out)
-            b = slice(self._b_off[l], self._b_off[l] + n_out)
+            w = slice(self._weight_off[l], self._weight_off[l] + n_in * n_out)
+            b = slice(self._bias_off[l], self._bias_off[l] + n_out)
             gb = None
-            if self._g_off[l] >= 0:
-                gb = slice(self._g_off[l], self._g_off[l] + 2 * n_out)
+            if self._bn_off[l] >= 0:
+                gb = slice(self._bn_off[l], self._bn_off[l] + 2 * n_out)
             out.append((w, b, gb))
         return out
 
@@ -343,24 +358,19 @@ cdef class Network:
         out = []
         for l in range(self.n_layers - 1):
             n = self.sizes[l + 1]
-            r = self._r_off[l]
+            r = self._running_off[l]
             out.append(None if r < 0 else (slice(r, r + n), slice(r + n, r + 2 * n)))
         return out
 
     def __reduce__(self):
         return (Network, (self.sizes, self.activation_name, self.loss_name,
-                          self.batch_norm, self.dropout, self.capacity))
+                          self.batch_norm, self.dropout, self.capacity,
+                          self.negative_slope))
 
 
 # --------------------------------------------------------------------------
-# Input rows: a dense C-ordered matrix or CSR arrays, and which rows.
+# The data: input rows, and for training their classes and weights
 # --------------------------------------------------------------------------
-
-ctypedef struct Rows:
-    const Py_ssize_t* index     # row ids of the batch, or NULL: contiguous
-    Py_ssize_t start            # first row when index is NULL
-    Py_ssize_t n                # number of rows in the batch
-
 
 cdef const void* address(a) except? NULL:
     """Where the float32/float64 values of the C-contiguous array ``a``
@@ -377,34 +387,43 @@ cdef const void* address(a) except? NULL:
     return &a64[0]
 
 
-cdef class Inputs:
-    """Input rows as the kernels read them: a dense C-ordered matrix or
-    CSR arrays, validated once.
+cdef class Dataset:
+    """Rows as the kernels read them, validated once: a dense C-ordered
+    matrix or CSR arrays, and for training one class index and one sample
+    weight per row (scikit-learn's ``SequentialDataset`` plays this part for
+    ``_plain_sgd``).
 
     The constructor checks everything a kernel relies on to stay inside the
-    arrays: dtype (float32 or float64), C order, and for CSR an ``indptr``
-    of ``n_rows + 1`` non-decreasing offsets within the stored values and
-    column indices in ``[0, n_features)``.  The entry points then check the
-    inputs against the network (width, dtype) before any ``nogil`` loop.
+    arrays: dtype (float32 or float64), C order, for CSR an ``indptr`` of
+    ``n_rows + 1`` non-decreasing offsets within the stored values and
+    column indices in ``[0, n_features)``, and one label and weight per row.
+    The entry points then check the dataset against the network (width,
+    dtype, class indices within its outputs) before any ``nogil`` loop.
 
     Parameters
     ----------
     X : ndarray of shape (n_rows, n_features) or scipy.sparse CSR matrix
         float32 or float64.  Sparse input keeps its arrays (its indices as
         int32, converted once if needed); nothing is densified.
+    y : array of int, shape (n_rows,), default=None
+        Class indices (for training and the objective).
+    sample_weight : array of float, shape (n_rows,), default=None
+        Sample weights (``sample_weight × class_weight``); ones if None.
     """
 
     cdef readonly Py_ssize_t n_rows, n_features
     cdef readonly bint sparse
     cdef readonly object dtype
+    cdef readonly bint has_targets
+    cdef readonly object y, sample_weight
     cdef Py_ssize_t itemsize
-    cdef const void* X            # dense rows, or NULL
-    cdef const void* data         # CSR values, or NULL
-    cdef const int* indices
-    cdef const int* indptr
+    cdef int y_min, y_max
+    cdef Source source
+    cdef const int[::1] _y
+    cdef const double[::1] _sw
     cdef object _arrays           # keeps the memory alive
 
-    def __init__(self, X):
+    def __init__(self, X, y=None, sample_weight=None):
         cdef const int[::1] indices, indptr
         cdef Py_ssize_t i, nnz
         cdef bint ok = True
@@ -437,10 +456,10 @@ cdef class Inputs:
                                  "values, and column indices within "
                                  "[0, n_features)")
             self.sparse = True
-            self.X = NULL
-            self.data = address(data)
-            self.indices = &indices[0] if indices.shape[0] > 0 else NULL
-            self.indptr = &indptr[0]
+            self.source.dense = NULL
+            self.source.data = address(data)
+            self.source.indices = &indices[0] if indices.shape[0] > 0 else NULL
+            self.source.indptr = &indptr[0]
             self._arrays = (data, indices_array, indptr_array)
         else:
             if not isinstance(X, np.ndarray) or X.ndim != 2:
@@ -450,10 +469,27 @@ cdef class Inputs:
             self._check_dtype(X.dtype)
             self.n_rows, self.n_features = X.shape
             self.sparse = False
-            self.X = address(X)
-            self.data = NULL
-            self.indices = self.indptr = NULL
+            self.source.dense = address(X)
+            self.source.data = NULL
+            self.source.indices = self.source.indptr = NULL
             self._arrays = X
+        self.source.sparse = self.sparse
+        self.has_targets = y is not None
+        if y is None:
+            if sample_weight is not None:
+                raise ValueError("sample weights need class labels")
+            return
+        self.y = np.ascontiguousarray(y, dtype=np.intc)
+        self.sample_weight = (np.ones(self.n_rows) if sample_weight is None
+                              else np.ascontiguousarray(sample_weight,
+                                                        dtype=np.float64))
+        self._y, self._sw = self.y, self.sample_weight
+        if self._y.shape[0] != self.n_rows or self._sw.shape[0] != self.n_rows:
+            raise ValueError(f"{self.n_rows} rows but {self._y.shape[0]} labels "
+                             f"and {self._sw.shape[0]} sample weights")
+        self.y_min, self.y_max = 0, -1
+        if self.n_rows > 0:
+            self.y_min, self.y_max = int(self.y.min()), int(self.y.max())
 
     def _check_dtype(self, dtype):
         if dtype not in (np.float32, np.float64):
@@ -462,555 +498,246 @@ cdef class Inputs:
         self.itemsize = self.dtype.itemsize
 
 
-cdef check_inputs(Network net, Inputs rows, Py_ssize_t itemsize):
-    """The inputs fit the network: its width, the parameters' dtype."""
-    if rows.n_features != net.sizes[0]:
-        raise ValueError(f"the input has {rows.n_features} features, the "
+# --------------------------------------------------------------------------
+# Checks at the entry points, before any nogil loop
+# --------------------------------------------------------------------------
+
+cdef check_data(Network net, Dataset data, Py_ssize_t itemsize,
+                bint targets):
+    """The dataset fits the network: its width, the parameters' dtype, and
+    (for training) class indices within the outputs."""
+    cdef Py_ssize_t C = net.sizes[net.n_layers]
+    if data.n_features != net.sizes[0]:
+        raise ValueError(f"the input has {data.n_features} features, the "
                          f"network {net.sizes[0]} inputs")
-    if rows.itemsize != itemsize:
-        raise ValueError(f"the input is {rows.dtype}, the parameters "
+    if data.itemsize != itemsize:
+        raise ValueError(f"the input is {data.dtype}, the parameters "
                          f"{'float32' if itemsize == 4 else 'float64'}")
-
-
-cdef check_model(Network net, Py_ssize_t n_params, Py_ssize_t n_running):
-    if n_params != net.n_params or n_running != net.n_running:
-        raise ValueError(f"the network has {net.n_params} parameters and "
-                         f"{net.n_running} running statistics; got arrays of "
-                         f"{n_params} and {n_running}")
-
-
-cdef check_targets(Network net, Inputs rows, const int[::1] y,
-                   const double[::1] sw):
-    """One class index in ``[0, n_outputs)`` and one weight per row."""
-    cdef Py_ssize_t i, C = net.sizes[net.n_layers]
-    cdef bint ok = True
-    if y.shape[0] != rows.n_rows or sw.shape[0] != rows.n_rows:
-        raise ValueError(f"{rows.n_rows} rows but {y.shape[0]} labels and "
-                         f"{sw.shape[0]} sample weights")
-    with nogil:
-        for i in range(y.shape[0]):
-            ok = ok and 0 <= y[i] < C
-    if not ok:
+    if targets and not data.has_targets:
+        raise ValueError("training needs a Dataset with class labels")
+    if targets and data.n_rows > 0 and (data.y_min < 0 or data.y_max >= C):
         raise ValueError(f"class indices must be in [0, {C})")
 
 
-cdef check_length(str name, Py_ssize_t n, Py_ssize_t expected):
-    if n != expected:
-        raise ValueError(f"{name} has {n} entries, the network needs {expected}")
+cdef Py_ssize_t float_size(a, str name) except -1:
+    """The item size of ``a``, a float32 or float64 array."""
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{name} must be a float32 or float64 array")
+    return a.dtype.itemsize
 
 
-cdef inline Py_ssize_t row_id(const Rows* r, Py_ssize_t i) noexcept nogil:
-    return r.index[i] if r.index != NULL else r.start + i
+cdef void* vector(a, Py_ssize_t n, Py_ssize_t itemsize, str name,
+                  bint writable=True) except? NULL:
+    """The values of ``a``, a C-contiguous 1-D float array of ``n`` entries
+    and the parameters' dtype (NULL when it is empty)."""
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a C-contiguous 1-D array")
+    if a.shape[0] != n:
+        raise ValueError(f"{name} has {a.shape[0]} entries, the network "
+                         f"needs {n}")
+    if a.dtype not in (np.float32, np.float64) or a.dtype.itemsize != itemsize:
+        raise ValueError(f"{name} is {a.dtype}, the parameters "
+                         f"{'float32' if itemsize == 4 else 'float64'}")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+    return <void*> address(a)
+
+
+cdef Pass new_pass(const Layout* net, Dataset data) noexcept:
+    cdef Pass p
+    p.net = net
+    p.X = &data.source
+    p.rows.index = NULL
+    p.rows.start = 0
+    p.rows.n = 0
+    p.y = &data._y[0] if data.has_targets and data.n_rows > 0 else NULL
+    p.sw = &data._sw[0] if data.has_targets and data.n_rows > 0 else NULL
+    p.params = p.running = p.grad = NULL
+    p.training = False
+    p.key = 0
+    return p
 
 
 # --------------------------------------------------------------------------
-# Layer kernels
+# Training: the state a stochastic fit updates, and one step in blocks of
+# units shared by the threads of a team.  Each block runs with subnormals
+# flushed in its own thread (worker threads do not inherit the caller's
+# floating-point mode).
 # --------------------------------------------------------------------------
 
-cdef inline void activate(int act, floating* z, Py_ssize_t n) noexcept nogil:
-    """Apply the hidden activation in place (branch-free, vectorisable)."""
-    cdef Py_ssize_t i
-    if act == RELU:
-        for i in range(n):
-            z[i] = z[i] if z[i] > 0 else 0
-    elif act == TANH:
-        for i in range(n):
-            z[i] = tanh(z[i])
-    elif act == LOGISTIC:
-        for i in range(n):
-            z[i] = 1 / (1 + exp(-z[i]))
+ctypedef struct Step:
+    Hyper hyper                  # solver constants, this step's bias terms
+    void* state_1                # optimiser state vectors
+    void* state_2
+    double alpha                 # L2 penalty
 
 
-cdef inline void activation_backward(int act, const floating* a, floating* d,
-                                     Py_ssize_t n) noexcept nogil:
-    """``d *= h'(z)``, with the derivative written in terms of ``a = h(z)``."""
-    cdef Py_ssize_t i
-    if act == RELU:
-        for i in range(n):
-            d[i] = d[i] if a[i] > 0 else 0
-    elif act == TANH:
-        for i in range(n):
-            d[i] *= 1 - a[i] * a[i]
-    elif act == LOGISTIC:
-        for i in range(n):
-            d[i] *= a[i] * (1 - a[i])
+cdef class TrainState:
+    """What a stochastic fit updates in place, unpacked once per epoch.
 
+    It holds the estimator's parameter vector, batch-norm running
+    statistics, optimiser state and thread tuner (updated in place, so the
+    estimator's fit transaction can restore them), its own gradient and
+    scratch buffers, the step count, and the solver's constants.
 
-#: Largest block of units that a thread takes in a training step.  A layer
-#: of m units is cut into an even number of blocks of at most this many
-#: units (one block when m fits), of equal widths rounded up to 8, so two
-#: threads share the work evenly.  Blocks depend on the sizes only, never on
-#: the number of threads: a fixed ``random_state`` gives the same bits with
-#: any number of threads.
-cdef Py_ssize_t MAX_BLOCK = 64
+    Parameters
+    ----------
+    net : Network
+        Laid out with ``set_capacity(batch_size, gather, step_threads)``.
+    params, running : arrays
+        Parameter vector and running statistics, of the network's sizes.
+    optimizer_state : tuple of two arrays
+        The solver's state vectors (momentum; squared-gradient average;
+        Adam's moments), each of the parameter vector's size.
+    solver : dict
+        ``solver`` (a value of ``SOLVERS``), ``momentum``, ``nesterov``,
+        ``beta_1``, ``beta_2``, ``rho``, ``epsilon`` and ``alpha`` (L2).
+    tuner : array of dtype TUNER_DTYPE, shape (1,), or None
+        The thread-count tuner's state (see `new_tuner`); None: one thread.
 
-
-cdef inline Py_ssize_t block_width(Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t nb = (m + MAX_BLOCK - 1) // MAX_BLOCK
-    if nb > 1:
-        nb += nb % 2
-    return ((m + nb - 1) // nb + 7) // 8 * 8
-
-
-cdef inline Py_ssize_t n_blocks(Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t w = block_width(m)
-    return (m + w - 1) // w
-
-
-cdef inline const floating* dense_batch(const Spec* s, const Rows* rows,
-                                        const floating* X, floating* ws,
-                                        bint gather) noexcept nogil:
-    """The batch's dense rows as one contiguous block: rows of ``X`` when
-    the batch is a contiguous range, else the scratch copy (which ``gather``
-    fills; the layer kernels then only look it up)."""
-    cdef Py_ssize_t i, d = s.sizes[0]
-    cdef floating* Xb = ws + s.x_off
-    if rows.index == NULL:
-        return X + rows.start * d
-    if gather:
-        for i in range(rows.n):
-            memcpy(Xb + i * d, X + rows.index[i] * d, d * sizeof(floating))
-    return Xb
-
-
-cdef void batch_norm_forward(const Spec* s, int l, const floating* params,
-                             floating* running, floating* ws, Py_ssize_t n,
-                             bint training, Py_ssize_t c0,
-                             Py_ssize_t c1) noexcept nogil:
-    """Normalise units ``c0:c1`` of layer l's pre-activations in place:
-    ``γ ẑ + β``.
-
-    Training uses the batch's weighted mean and (biased) variance and updates
-    the running statistics; inference uses the running statistics only.
+    Attributes
+    ----------
+    t : int
+        Optimiser steps taken so far.
+    lr : float
+        Learning rate of the next epoch.
+    batch_size : int
+        Rows per step, at most the network's capacity.
+    max_loss, loss_growth, loss_floor : float
+        The divergence guard: a batch whose weighted mean loss exceeds
+        ``max_loss``, or ``loss_growth × max(loss_floor, first)`` where
+        ``first`` is the mean loss of the epoch's first weighted batch, ends
+        the epoch before its update, as a non-finite loss does.
     """
-    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
-    cdef floating* Z = ws + s.a_off[l]
-    cdef floating* Zh = ws + s.z_off[l]
-    cdef floating* mu = ws + s.s_off[l]
-    cdef floating* inv = mu + m
-    cdef const floating* bw = ws + s.w_buf_off
-    cdef const floating* gamma = params + s.g_off[l]
-    cdef const floating* beta = gamma + m
-    cdef floating* rmean = running + s.r_off[l]
-    cdef floating* rvar = rmean + m
-    cdef double mom = s.bn_momentum, zc
-    if training:
-        memset(mu + c0, 0, (c1 - c0) * sizeof(floating))
-        memset(inv + c0, 0, (c1 - c0) * sizeof(floating))
-        for i in range(n):
-            for j in range(c0, c1):
-                mu[j] += bw[i] * Z[i * m + j]
-        for i in range(n):
-            for j in range(c0, c1):
-                zc = Z[i * m + j] - mu[j]
-                inv[j] += bw[i] * zc * zc      # variance for now
-        for j in range(c0, c1):
-            rmean[j] = <floating> ((1 - mom) * rmean[j] + mom * mu[j])
-            rvar[j] = <floating> ((1 - mom) * rvar[j] + mom * inv[j])
-            inv[j] = <floating> (1.0 / sqrt(inv[j] + s.bn_eps))
-        for i in range(n):
-            for j in range(c0, c1):
-                Zh[i * m + j] = (Z[i * m + j] - mu[j]) * inv[j]
-                Z[i * m + j] = gamma[j] * Zh[i * m + j] + beta[j]
-    else:
-        for j in range(c0, c1):
-            mu[j] = rmean[j]
-            inv[j] = <floating> (1.0 / sqrt(rvar[j] + s.bn_eps))
-        for i in range(n):
-            for j in range(c0, c1):
-                Z[i * m + j] = gamma[j] * (Z[i * m + j] - mu[j]) * inv[j] + beta[j]
+
+    cdef readonly Network net
+    cdef readonly object params, running, state_1, state_2, grad, workspace
+    cdef readonly object tuner
+    cdef public long long t
+    cdef public double lr, max_loss, loss_growth, loss_floor
+    cdef public Py_ssize_t batch_size
+    cdef Step step
+    cdef Py_ssize_t itemsize
+
+    def __init__(self, Network net, params, running, tuple optimizer_state,
+                 dict solver, tuner=None):
+        self.net = net
+        self.params, self.running = params, running
+        self.state_1, self.state_2 = optimizer_state
+        self.itemsize = params.dtype.itemsize
+        self.grad = np.empty_like(params)
+        self.workspace = np.empty(net.workspace_size, dtype=params.dtype)
+        if tuner is not None and (not isinstance(tuner, np.ndarray)
+                                  or tuner.dtype != TUNER_DTYPE
+                                  or tuner.shape != (1,)):
+            raise ValueError("tuner must be a state made by new_tuner")
+        self.tuner = tuner
+        self.step.hyper.solver = solver["solver"]
+        self.step.hyper.momentum = solver["momentum"]
+        self.step.hyper.nesterov = solver["nesterov"]
+        self.step.hyper.beta_1 = solver["beta_1"]
+        self.step.hyper.beta_2 = solver["beta_2"]
+        self.step.hyper.rho = solver["rho"]
+        self.step.hyper.epsilon = solver["epsilon"]
+        self.step.alpha = solver["alpha"]
+        self.t = 0
+        self.lr = 0.0
+        self.batch_size = net.capacity
+        self.max_loss = self.loss_growth = float("inf")
+        self.loss_floor = 0.0
 
 
-cdef void batch_norm_backward(const Spec* s, int l, const floating* params,
-                              floating* grad, floating* ws, floating* D,
-                              Py_ssize_t n, Py_ssize_t c0,
-                              Py_ssize_t c1) noexcept nogil:
-    """For units ``c0:c1``: given ``D = ∂L/∂y`` for ``y = γ ẑ + β``, write
-    ``∂L/∂z`` into D, and the gradient of γ, β into ``grad``.
-
-    With batch weights ``w`` (summing to 1):
-    ``∂L/∂z_i = inv (γ D_i − w_i Σ_k γ D_k − w_i ẑ_i Σ_k γ D_k ẑ_k)``.
-    """
-    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
-    cdef const floating* Zh = ws + s.z_off[l]
-    cdef const floating* inv = ws + s.s_off[l] + m
-    cdef const floating* bw = ws + s.w_buf_off
-    cdef const floating* gamma = params + s.g_off[l]
-    cdef floating* dgamma = grad + s.g_off[l]
-    cdef floating* dbeta = dgamma + m
-    memset(dgamma + c0, 0, (c1 - c0) * sizeof(floating))
-    memset(dbeta + c0, 0, (c1 - c0) * sizeof(floating))
-    for i in range(n):
-        for j in range(c0, c1):
-            dgamma[j] += D[i * m + j] * Zh[i * m + j]
-            dbeta[j] += D[i * m + j]
-    for i in range(n):
-        for j in range(c0, c1):
-            D[i * m + j] = inv[j] * gamma[j] * (
-                D[i * m + j] - bw[i] * (dbeta[j] + Zh[i * m + j] * dgamma[j]))
-
-
-cdef void layer_forward(const Spec* s, int l, const floating* params,
-                        floating* running, const Rows* rows, const floating* X,
-                        const floating* data, const int* indices,
-                        const int* indptr, bint sparse, floating* ws,
-                        bint training, uint64_t key, Py_ssize_t c0,
-                        Py_ssize_t c1) noexcept nogil:
-    """Units ``c0:c1`` of layer l for the batch: ``Z = A W + b``, then for a
-    hidden layer batch norm, the activation and dropout.
-
-    Layer 0 reads the input (dense rows already gathered by `dense_batch`,
-    or CSR through ``indptr``), layer l > 0 the output of layer l-1.
-    ``key`` seeds the batch's dropout masks.
-    """
-    cdef Py_ssize_t i, j, k, r, n = rows.n, m = s.sizes[l + 1], w = c1 - c0
-    cdef Py_ssize_t n_in = s.sizes[l]
-    cdef const floating* W = params + s.w_off[l] + c0
-    cdef const floating* b = params + s.b_off[l] + c0
-    cdef floating* Z = ws + s.a_off[l] + c0
-    cdef const floating* A
-    cdef floating* mask
-    cdef floating* O
-    cdef double keep = 1.0 - s.dropout
-    cdef floating scale = <floating> (1.0 / keep) if keep > 0 else 0
-    cdef uint64_t layer_key = mix64(key + <uint64_t> l)
-    for i in range(n):
-        memcpy(Z + i * m, b, w * sizeof(floating))
-    if l == 0 and sparse:
-        for i in range(n):
-            r = row_id(rows, i)
-            for k in range(indptr[r], indptr[r + 1]):
-                axpy(<int> w, data[k], W + indices[k] * m, Z + i * m)
-    else:
-        A = dense_batch(s, rows, X, ws, False) if l == 0 else ws + s.o_off[l - 1]
-        gemm(c'N', c'N', <int> n, <int> w, <int> n_in, <floating> 1.0, A,
-             <int> n_in, W, <int> m, <floating> 1.0, Z, <int> m)
-    if l == s.n_layers - 1:
-        return
-    if s.batch_norm:
-        batch_norm_forward(s, l, params, running, ws, n, training, c0, c1)
-    for i in range(n):
-        activate(s.activation, Z + i * m, w)
-    if s.dropout > 0:
-        O = ws + s.o_off[l] + c0
-        if training:
-            mask = ws + s.m_off[l] + c0
-            for i in range(n):
-                for j in range(w):
-                    mask[i * m + j] = scale if uniform_at(
-                        layer_key, <uint64_t> (i * m + c0 + j)) < keep else 0
-                    O[i * m + j] = Z[i * m + j] * mask[i * m + j]
-        else:
-            for i in range(n):
-                memcpy(O + i * m, Z + i * m, w * sizeof(floating))
-
-
-cdef void layer_delta(const Spec* s, int l, const floating* params,
-                      floating* grad, floating* ws, const floating* D,
-                      floating* Dp, Py_ssize_t n, Py_ssize_t c0,
-                      Py_ssize_t c1) noexcept nogil:
-    """Units ``c0:c1`` of layer l-1's delta ``Dp`` from layer l's delta
-    ``D``: ``(D Wᵀ) ∘ mask ∘ h'(a)``, then back through batch norm (which
-    writes those units' γ, β gradient)."""
-    cdef Py_ssize_t i, j, m = s.sizes[l + 1], n_in = s.sizes[l], w = c1 - c0
-    cdef const floating* A = ws + s.a_off[l - 1] + c0
-    cdef const floating* mask = ws + s.m_off[l - 1] + c0
-    cdef floating* P = Dp + c0
-    gemm(c'N', c'T', <int> n, <int> w, <int> m, <floating> 1.0, D, <int> m,
-         params + s.w_off[l] + c0 * m, <int> m, <floating> 0.0, P, <int> n_in)
-    if s.dropout > 0:
-        for i in range(n):
-            for j in range(w):
-                P[i * n_in + j] *= mask[i * n_in + j]
-    for i in range(n):
-        activation_backward(s.activation, A + i * n_in, P + i * n_in, w)
-    if s.batch_norm:
-        batch_norm_backward(s, l - 1, params, grad, ws, Dp, n, c0, c1)
-
-
-cdef void layer_grad(const Spec* s, int l, floating* dW, const Rows* rows,
-                     const floating* X, const floating* data,
-                     const int* indices, const int* indptr, bint sparse,
-                     floating* ws, const floating* D, bint accumulate,
-                     Py_ssize_t k0, Py_ssize_t k1) noexcept nogil:
-    """Rows ``k0:k1`` (input units) of layer l's weight gradient
-    ``dW = Aᵀ δ`` into ``dW`` (row ``k0`` first, rows of the layer's
-    width), added to it when ``accumulate``.  CSR input (layer 0) takes all
-    rows at once."""
-    cdef Py_ssize_t i, k, r, n = rows.n, m = s.sizes[l + 1], n_in = s.sizes[l]
-    cdef const floating* A
-    if l == 0 and sparse:
-        if not accumulate:
-            memset(dW, 0, n_in * m * sizeof(floating))
-        for i in range(n):
-            r = row_id(rows, i)
-            for k in range(indptr[r], indptr[r + 1]):
-                axpy(<int> m, data[k], D + i * m, dW + indices[k] * m)
-        return
-    A = dense_batch(s, rows, X, ws, False) if l == 0 else ws + s.o_off[l - 1]
-    gemm(c'T', c'N', <int> (k1 - k0), <int> m, <int> n, <floating> 1.0, A + k0,
-         <int> n_in, D, <int> m, <floating> (1.0 if accumulate else 0.0),
-         dW, <int> m)
-
-
-cdef void bias_grad(const Spec* s, int l, floating* grad, const floating* D,
-                    Py_ssize_t n, bint accumulate) noexcept nogil:
-    """Layer l's intercept gradient ``db = Σ_i δ_i`` (added when
-    ``accumulate``); batch norm's γ, β gradients come with the deltas."""
-    cdef Py_ssize_t i, j, m = s.sizes[l + 1]
-    cdef floating* db = grad + s.b_off[l]
-    if not accumulate:
-        memset(db, 0, m * sizeof(floating))
-    for i in range(n):
-        for j in range(m):
-            db[j] += D[i * m + j]
-
-
-cdef inline void weight_update(const Spec* s, int l, const Hyper* h,
-                               floating* P, const floating* dW, floating* S1,
-                               floating* S2, double alpha, Py_ssize_t k0,
+cdef inline void weight_update(const Pass* p, const Step* st, int l,
+                               const floating* dW, Py_ssize_t k0,
                                Py_ssize_t k1) noexcept nogil:
     """One optimiser step on rows ``k0:k1`` of ``W_l``, with the L2 term,
     given their gradient ``dW`` (row ``k0`` first)."""
-    cdef Py_ssize_t m = s.sizes[l + 1], o = s.w_off[l] + k0 * m
-    update(h, P + o, dW, S1 + o, S2 + o, (k1 - k0) * m, alpha)
+    cdef Py_ssize_t m = p.net.sizes[l + 1], o = p.net.weight_off[l] + k0 * m
+    update(&st.hyper, <floating*> p.params + o, dW,
+           <floating*> st.state_1 + o, <floating*> st.state_2 + o,
+           (k1 - k0) * m, st.alpha)
 
 
-cdef inline void bias_update(const Spec* s, int l, const Hyper* h,
-                             floating* P, const floating* G, floating* S1,
-                             floating* S2) noexcept nogil:
+cdef inline void bias_update(const Pass* p, const Step* st, int l,
+                             const floating* grad) noexcept nogil:
     """One optimiser step on ``b_l`` (and ``γ_l``, ``β_l``, which follow it
     in the parameter vector), without the L2 term."""
-    cdef Py_ssize_t o = s.b_off[l]
-    update(h, P + o, G + o, S1 + o, S2 + o,
-           (3 if s.g_off[l] >= 0 else 1) * s.sizes[l + 1], 0.0)
+    cdef Py_ssize_t o = p.net.bias_off[l]
+    update(&st.hyper, <floating*> p.params + o, grad + o,
+           <floating*> st.state_1 + o, <floating*> st.state_2 + o,
+           (3 if p.net.bn_off[l] >= 0 else 1) * p.net.sizes[l + 1], 0.0)
 
 
-cdef void forward_block(const Spec* s, int l, floating* params,
-                        floating* running, const Rows* rows,
-                        const floating* X, const floating* data,
-                        const int* indices, const int* indptr, bint sparse,
-                        floating* ws, bint training, uint64_t key,
+cdef void forward_block(const Pass* p, floating* ws, int l,
                         Py_ssize_t c) noexcept nogil:
-    """Block c of layer l's units, on the calling thread (subnormals
-    flushed in training: worker threads do not inherit the caller's mode)."""
-    cdef unsigned int mode = mcnn_flush_subnormals() if training else 0
-    cdef Py_ssize_t m = s.sizes[l + 1], w = block_width(m)
-    layer_forward(s, l, params, running, rows, X, data, indices, indptr,
-                  sparse, ws, training, key, c * w, min(c * w + w, m))
-    if training:
-        mcnn_restore_fpu(mode)
-
-
-cdef void forward_pass(const Spec* s, floating* params, floating* running,
-                       const Rows* rows, const floating* X,
-                       const floating* data, const int* indices,
-                       const int* indptr, bint sparse, floating* ws,
-                       bint training, uint64_t key,
-                       int n_threads) noexcept nogil:
-    """Raw network outputs of the batch into layer L-1's activation buffer.
-
-    ``n_threads = 0``: every layer whole, on this thread.  ``n_threads ≥ 1``:
-    each hidden layer in blocks of units shared by that many threads (the
-    same bits for any number), the narrow output layer on this thread.
-    """
-    cdef int l, L = s.n_layers
-    cdef Py_ssize_t c, nb
-    if not sparse:
-        dense_batch(s, rows, X, ws, True)
-    for l in range(L):
-        if n_threads > 0 and l < L - 1:
-            nb = n_blocks(s.sizes[l + 1])
-            for c in prange(nb, num_threads=min(n_threads, nb),
-                            schedule="dynamic"):
-                forward_block(s, l, params, running, rows, X, data, indices,
-                              indptr, sparse, ws, training, key, c)
-        else:
-            layer_forward(s, l, params, running, rows, X, data, indices,
-                          indptr, sparse, ws, training, key, 0, s.sizes[l + 1])
-
-
-cdef inline double softmax_row(const floating* z, floating* p,
-                               Py_ssize_t C) noexcept nogil:
-    """``p = softmax(z)``, stable (``p`` may be ``z``); returns log Σ exp z.
-
-    One ``exp`` per entry.  Scores of +inf get the whole mass (the limit).
-    """
-    cdef Py_ssize_t k
-    cdef double mx = z[0], tot = 0, e
-    for k in range(1, C):
-        if z[k] > mx:
-            mx = z[k]
-    if mx == INFINITY:
-        for k in range(C):
-            tot += z[k] == INFINITY
-        for k in range(C):
-            p[k] = <floating> ((z[k] == INFINITY) / tot)
-        return INFINITY
-    for k in range(C):
-        e = exp(z[k] - mx)
-        p[k] = <floating> e
-        tot += e
-    for k in range(C):
-        p[k] = <floating> (p[k] / tot)
-    return mx + log(tot)
-
-
-cdef double output_loss(const Spec* s, const Rows* rows, const int* y,
-                        const double* sw, floating* ws, bint want_delta,
-                        bint* finite) noexcept nogil:
-    """Σ_i s_i ℓ_i over the batch, and ``δ_out = bw_i ∂ℓ_i/∂z_i`` in d0.
-
-    Log loss: stable log-sum-exp, the output buffer becomes the softmax
-    probabilities and ``δ = bw (p − onehot)``.  Squared error:
-    ``ℓ = ‖z − onehot‖²`` and ``δ = 2 bw (z − onehot)``.
-    """
-    cdef int L = s.n_layers
-    cdef Py_ssize_t i, k, r, C = s.sizes[L], n = rows.n
-    cdef floating* Z = ws + s.a_off[L - 1]
-    cdef floating* D = ws + s.d0_off
-    cdef const floating* w = ws + s.w_buf_off
-    cdef double total = 0, li, diff
-    cdef floating* z
-    cdef int yi
-    for i in range(n):
-        r = row_id(rows, i)
-        yi = y[r]
-        z = Z + i * C
-        if s.loss == LOG_LOSS:
-            li = -z[yi]                     # before z becomes probabilities
-            li += softmax_row(z, z, C)
-            if want_delta:
-                for k in range(C):
-                    D[i * C + k] = w[i] * z[k]
-                D[i * C + yi] -= w[i]
-        else:
-            li = 0
-            for k in range(C):
-                diff = z[k] - (1.0 if k == yi else 0.0)
-                li += diff * diff
-                if want_delta:
-                    D[i * C + k] = <floating> (2.0 * w[i] * diff)
-        if sw[r] != 0:
-            total += sw[r] * li
-    if not isfinite(total):
-        finite[0] = False
-    return total
-
-
-cdef inline floating* delta_buffer(const Spec* s, floating* ws,
-                                   int l) noexcept nogil:
-    """Where δ_l lives: δ_out in d0, then the delta buffers in turn, three
-    when laid out for training steps (so that layer l's gradient can read
-    δ_l while δ_{l-2} is being computed), else two."""
-    cdef int n_buffers = 3 if s.d2_off >= 0 else 2
-    cdef int k = (s.n_layers - 1 - l) % n_buffers
-    return ws + (s.d0_off if k == 0 else s.d1_off if k == 1 else s.d2_off)
-
-
-cdef void backward_pass(const Spec* s, const floating* params,
-                        floating* grad, const Rows* rows, const floating* X,
-                        const floating* data, const int* indices,
-                        const int* indptr, bint sparse, floating* ws,
-                        bint accumulate) noexcept nogil:
-    """Loss gradient of the batch (without the L2 term) into ``grad``.
-
-    ``δ_out`` is in d0.  ``accumulate`` adds to ``grad`` instead of
-    overwriting it (full-batch gradients over row chunks).
-    """
-    cdef int l
-    cdef floating* D
-    for l in range(s.n_layers - 1, -1, -1):
-        D = delta_buffer(s, ws, l)
-        layer_grad(s, l, grad + s.w_off[l], rows, X, data, indices, indptr,
-                   sparse, ws, D, accumulate, 0, s.sizes[l])
-        bias_grad(s, l, grad, D, rows.n, accumulate)
-        if l > 0:
-            layer_delta(s, l, params, grad, ws, D, delta_buffer(s, ws, l - 1),
-                        rows.n, 0, s.sizes[l])
-
-
-cdef double batch_weights(const Spec* s, const Rows* rows, const double* sw,
-                          double total, floating* ws) noexcept nogil:
-    """Write ``bw_i = s_i / total`` (``total = Σ_batch s`` when 0 is given)."""
-    cdef Py_ssize_t i
-    cdef floating* w = ws + s.w_buf_off
-    if total == 0:
-        for i in range(rows.n):
-            total += sw[row_id(rows, i)]
-    if total <= 0:
-        memset(w, 0, rows.n * sizeof(floating))
-        return 0
-    for i in range(rows.n):
-        w[i] = <floating> (sw[row_id(rows, i)] / total)
-    return total
-
-
-# --------------------------------------------------------------------------
-# Python entry points
-# --------------------------------------------------------------------------
-
-cdef inline const floating* ptr1(const floating[::1] a) noexcept nogil:
-    return &a[0] if a.shape[0] > 0 else NULL
-
-
-# --------------------------------------------------------------------------
-# One training step split into blocks of units, for the threads of a team.
-# Each wrapper runs one block with subnormals flushed in its own thread
-# (worker threads do not inherit the caller's floating-point mode).
-# --------------------------------------------------------------------------
-
-cdef void delta_block(const Spec* s, int l, const floating* params,
-                      floating* grad, floating* ws, const floating* D,
-                      floating* Dp, Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    """Block c of layer l's units."""
     cdef unsigned int mode = mcnn_flush_subnormals()
-    cdef Py_ssize_t m = s.sizes[l], w = block_width(m)
-    layer_delta(s, l, params, grad, ws, D, Dp, n, c * w, min(c * w + w, m))
+    cdef Py_ssize_t m = p.net.sizes[l + 1], w = block_width(m)
+    layer_forward(p, ws, l, c * w, min(c * w + w, m))
     mcnn_restore_fpu(mode)
 
 
-cdef void step_block(const Spec* s, int l, const Hyper* h, floating* params,
-                     floating* grad, floating* state_1, floating* state_2,
-                     double alpha, const Rows* rows, const floating* X,
-                     const floating* data, const int* indices,
-                     const int* indptr, bint sparse, floating* ws,
-                     const floating* D, Py_ssize_t c, int thread) noexcept nogil:
+cdef void forward_step(const Pass* p, floating* ws,
+                       int n_threads) noexcept nogil:
+    """A training step's forward pass: each hidden layer in blocks of units
+    shared by ``n_threads`` threads (the same bits for any number), the
+    narrow output layer on this thread."""
+    cdef int l, L = p.net.n_layers
+    cdef Py_ssize_t c, nb
+    if not p.X.sparse:
+        dense_batch(p, ws, True)
+    for l in range(L - 1):
+        nb = n_blocks(p.net.sizes[l + 1])
+        for c in prange(nb, num_threads=min(n_threads, nb), schedule="dynamic"):
+            forward_block(p, ws, l, c)
+    layer_forward(p, ws, L - 1, 0, p.net.sizes[L])
+
+
+cdef void delta_block(const Pass* p, floating* ws, int l,
+                      Py_ssize_t c) noexcept nogil:
+    """Block c of δ_{l-1}'s units."""
+    cdef unsigned int mode = mcnn_flush_subnormals()
+    cdef Py_ssize_t m = p.net.sizes[l], w = block_width(m)
+    layer_delta(p, ws, l, ws + delta_offset(p.net, l),
+                ws + delta_offset(p.net, l - 1), c * w, min(c * w + w, m))
+    mcnn_restore_fpu(mode)
+
+
+cdef void step_block(const Pass* p, floating* ws, const Step* st, int l,
+                     Py_ssize_t c, int thread) noexcept nogil:
     """Block c of layer l's gradient, then its update while the gradient is
     still in this core's cache.  Blocks are rows of ``W_l`` (input units),
     contiguous in memory, so threads never write to the same cache lines;
     each thread computes its blocks' gradients in its own small buffer (CSR
-    input's single block of layer 0 in ``grad``).  Block 0 also does the
-    intercept (and batch norm's γ, β), whose gradients are in ``grad``."""
+    input's single block of layer 0 in the gradient vector).  Block 0 also
+    does the intercept (and batch norm's γ, β), whose gradients are in the
+    gradient vector."""
     cdef unsigned int mode = mcnn_flush_subnormals()
-    cdef Py_ssize_t n_in = s.sizes[l], w = block_width(n_in)
+    cdef Py_ssize_t n_in = p.net.sizes[l], w = block_width(n_in)
     cdef Py_ssize_t k0 = c * w, k1 = min(k0 + w, n_in)
-    cdef floating* dW = ws + s.g_blk_off + thread * s.g_blk_size
-    if l == 0 and sparse:       # CSR rows scatter into every row of dW
+    cdef floating* grad = <floating*> p.grad
+    cdef floating* dW = ws + p.net.block_grad_off + thread * p.net.block_grad_size
+    cdef const floating* D = ws + delta_offset(p.net, l)
+    if l == 0 and p.X.sparse:   # CSR rows scatter into every row of dW
         k0, k1 = 0, n_in
-        dW = grad + s.w_off[0]
+        dW = grad + p.net.weight_off[0]
     if c == 0:
-        bias_grad(s, l, grad, D, rows.n, False)
-        bias_update(s, l, h, params, grad, state_1, state_2)
-    layer_grad(s, l, dW, rows, X, data, indices, indptr, sparse, ws, D,
-               False, k0, k1)
-    weight_update(s, l, h, params, dW, state_1, state_2, alpha, k0, k1)
+        bias_grad(p, l, D, False)
+        bias_update(p, st, l, grad)
+    layer_grad(p, ws, l, dW, D, False, k0, k1)
+    weight_update(p, st, l, dW, k0, k1)
     mcnn_restore_fpu(mode)
 
 
-cdef inline Py_ssize_t n_step_blocks(const Spec* s, int l,
-                                     bint sparse) noexcept nogil:
+cdef inline Py_ssize_t n_step_blocks(const Pass* p, int l) noexcept nogil:
     """Blocks of layer l's gradient and update (0 for l = -1, one for CSR
     input, whose rows scatter into every row of dW_0)."""
     if l < 0:
         return 0
-    return 1 if l == 0 and sparse else n_blocks(s.sizes[l])
+    return 1 if l == 0 and p.X.sparse else n_blocks(p.net.sizes[l])
 
 
-cdef void backward_region(const Spec* s, const Hyper* h, floating* params,
-                          floating* grad, floating* state_1, floating* state_2,
-                          double alpha, const Rows* rows, const floating* X,
-                          const floating* data, const int* indices,
-                          const int* indptr, bint sparse, floating* ws,
+cdef void backward_region(const Pass* p, floating* ws, const Step* st,
                           int step_hi, int step_lo, int delta_l,
                           int n_threads) noexcept nogil:
     """One parallel region of a step's backward pass, its blocks shared by
@@ -1018,317 +745,73 @@ cdef void backward_region(const Spec* s, const Hyper* h, floating* params,
     ``step_lo``, and layer ``delta_l``'s delta δ_{delta_l - 1} (-1: none).
     The caller pairs tasks that touch different weights and deltas."""
     cdef Py_ssize_t c, n_hi, n_lo, n_delta = 0, nb
-    cdef int thread
-    n_hi = n_step_blocks(s, step_hi, sparse)
-    n_lo = n_step_blocks(s, step_lo, sparse)
+    n_hi = n_step_blocks(p, step_hi)
+    n_lo = n_step_blocks(p, step_lo)
     if delta_l >= 0:
-        n_delta = n_blocks(s.sizes[delta_l])
+        n_delta = n_blocks(p.net.sizes[delta_l])
     nb = n_hi + n_lo + n_delta
     for c in prange(nb, num_threads=min(n_threads, nb), schedule="dynamic"):
-        thread = threadid()
         if c < n_hi:
-            step_block(s, step_hi, h, params, grad, state_1, state_2, alpha,
-                       rows, X, data, indices, indptr, sparse, ws,
-                       delta_buffer(s, ws, step_hi), c, thread)
+            step_block(p, ws, st, step_hi, c, threadid())
         elif c < n_hi + n_lo:
-            step_block(s, step_lo, h, params, grad, state_1, state_2, alpha,
-                       rows, X, data, indices, indptr, sparse, ws,
-                       delta_buffer(s, ws, step_lo), c - n_hi, thread)
+            step_block(p, ws, st, step_lo, c - n_hi, threadid())
         else:
-            delta_block(s, delta_l, params, grad, ws,
-                        delta_buffer(s, ws, delta_l),
-                        delta_buffer(s, ws, delta_l - 1), rows.n,
-                        c - n_hi - n_lo)
+            delta_block(p, ws, delta_l, c - n_hi - n_lo)
 
 
-# --------------------------------------------------------------------------
-# How many threads share a step.  The results are the same bits with any
-# number, so the loop may choose by the clock: threads that meet at every
-# layer of every step need their cores, and where other work keeps a core
-# busy they wait for each other far longer than one thread takes (measured:
-# float64 Adam, batch 32, one core busy with another process: 4.2 s per
-# epoch on two threads, 1.9 s on one).  The loop runs on the chosen count
-# and now and then probes the other one for a few steps, switching when the
-# probe is clearly faster; probes grow rarer while they lose.
-# --------------------------------------------------------------------------
-
-#: Steps between probes after a switch, the most steps between probes, and
-#: the steps of one probe.
-cdef Py_ssize_t PROBE_EVERY = 128
-cdef Py_ssize_t PROBE_EVERY_MAX = 4096
-cdef Py_ssize_t PROBE_STEPS = 8
-#: A probe step this many times slower than the chosen count's average ends
-#: the probe at once.
-cdef double PROBE_GIVE_UP = 1.5
-#: Seconds of steps before the first probe, and between probes.
-cdef double PROBE_AFTER_SECONDS = 0.25
-
-ctypedef struct Tuner:
-    int threads             # the chosen thread count
-    int other               # the count that probes try
-    Py_ssize_t every        # steps between probes
-    Py_ssize_t countdown    # steps until the next probe
-    Py_ssize_t probing      # steps left in the current probe
-    double chosen           # moving average of a step's seconds, chosen count
-    double probe            # seconds of the current probe so far
-
-#: Tuner state as kept between epochs, a float64 array: threads, other,
-#: every, countdown, probing, chosen, probe.
-TUNER_SIZE = 7
-
-
-cdef inline int tuner_threads(const Tuner* tu) noexcept nogil:
-    return tu.other if tu.probing > 0 else tu.threads
-
-
-cdef void tuner_record(Tuner* tu, double seconds) noexcept nogil:
-    """Account for one step's seconds; start, end and judge probes.
-
-    Between probes ``probe`` counts the seconds up from
-    ``-PROBE_AFTER_SECONDS``: a probe starts when both ``every`` steps and
-    that much time have passed, so a fit shorter than it never wakes a
-    second core (on a shared machine, waking an idle one can itself take
-    tens of milliseconds), and a long one pays the probes' cost rarely.
-    """
-    if tu.other == tu.threads:
+cdef void backward_step(const Pass* p, floating* ws, const Step* st,
+                        int n_threads) noexcept nogil:
+    """A step's backward pass and update in L regions: δ_{L-2} first, then
+    layer l's gradient and update beside δ_{l-2} (they touch different
+    weights and deltas), last the updates of layers 1 and 0 together."""
+    cdef int l, L = p.net.n_layers
+    if L == 1:
+        backward_region(p, ws, st, 0, -1, -1, n_threads)
         return
-    if tu.probing > 0:
-        tu.probe += seconds
-        tu.probing -= 1
-        if (tu.probing <= PROBE_STEPS - 2 and tu.chosen > 0
-                and seconds > PROBE_GIVE_UP * tu.chosen):
-            # Clearly losing (threads waiting for a busy core lose a time
-            # slice per step): end the probe now, not PROBE_STEPS later.
-            # (Not on its first step, which also wakes the threads.)
-            tu.probing = 0
-            tu.every = min(2 * tu.every, PROBE_EVERY_MAX)
-            tu.countdown = tu.every
-            tu.probe = -PROBE_AFTER_SECONDS
-        elif tu.probing == 0:
-            if tu.probe < 0.9 * PROBE_STEPS * tu.chosen:
-                tu.threads, tu.other = tu.other, tu.threads
-                tu.chosen = tu.probe / PROBE_STEPS
-                tu.every = PROBE_EVERY
-            else:
-                tu.every = min(2 * tu.every, PROBE_EVERY_MAX)
-            tu.countdown = tu.every
-            tu.probe = -PROBE_AFTER_SECONDS
-        return
-    # A moving average that a faster step pulls down at once: the first
-    # steps (page faults, cold caches) must not make the probes look good.
-    tu.chosen = seconds if tu.chosen <= 0 else min(
-        seconds, 0.875 * tu.chosen + 0.125 * seconds)
-    tu.countdown -= 1
-    tu.probe += seconds
-    if tu.countdown <= 0 and tu.probe >= 0:
-        tu.probing = PROBE_STEPS
-        tu.probe = 0
+    backward_region(p, ws, st, -1, -1, L - 1, n_threads)
+    for l in range(L - 1, 1, -1):
+        backward_region(p, ws, st, l, -1, l - 1, n_threads)
+    backward_region(p, ws, st, 1, 0, -1, n_threads)
 
 
-cdef Tuner load_tuner(double[::1] state, int max_threads) except *:
-    """The tuner kept in ``state`` (see ``TUNER_SIZE``), counts ≤ max_threads."""
-    cdef Tuner tu
-    if state.shape[0] != TUNER_SIZE:
-        raise ValueError(f"tuner must have {TUNER_SIZE} entries")
-    tu.threads = min(max(1, <int> state[0]), max_threads)
-    tu.other = min(max(1, <int> state[1]), max_threads)
-    tu.every = <Py_ssize_t> state[2]
-    tu.countdown = <Py_ssize_t> state[3]
-    tu.probing = <Py_ssize_t> state[4]
-    tu.chosen = state[5]
-    tu.probe = state[6]
-    return tu
+ctypedef struct Guard:
+    double max_loss              # this epoch's bound on a batch's mean loss
+    double loss_growth
+    double loss_floor
 
 
-cdef void store_tuner(const Tuner* tu, double[::1] state) noexcept:
-    state[0], state[1], state[2] = tu.threads, tu.other, tu.every
-    state[3], state[4] = tu.countdown, tu.probing
-    state[5], state[6] = tu.chosen, tu.probe
-
-
-def openmp_max_threads():
-    """``omp_get_max_threads()`` of the OpenMP runtime these kernels use
-    (``OMP_NUM_THREADS``, or the limit of ``threadpoolctl``)."""
-    return openmp.omp_get_max_threads()
-
-
-def new_tuner(int n_threads):
-    """A fresh tuner state: one thread chosen, ``n_threads`` probed first
-    after ``PROBE_STEPS`` steps and ``PROBE_AFTER_SECONDS`` of them.  A fit
-    shorter than that never wakes a second core; later, a busy core costs a
-    probe at most two steps (a clearly losing probe ends then), and on idle
-    cores the probe wins and the threads take over."""
-    return np.array([1, n_threads, PROBE_EVERY, PROBE_STEPS, 0, 0.0,
-                     -PROBE_AFTER_SECONDS])
-
-
-def tuner_threads_next(double[::1] state):
-    """The thread count the tuner kept in ``state`` runs the next step on
-    (for callers outside `train_epoch`, such as L-BFGS's objective)."""
-    cdef Tuner tu = load_tuner(state, 1 << 30)
-    return tuner_threads(&tu)
-
-
-def tuner_account(double[::1] state, double seconds):
-    """Account for a step that took ``seconds`` on ``tuner_threads_next``
-    threads (the same rule as the steps of `train_epoch`)."""
-    cdef Tuner tu = load_tuner(state, 1 << 30)
-    tuner_record(&tu, seconds)
-    store_tuner(&tu, state)
-
-
-def train_epoch(Network net, Inputs inputs, const int[::1] y,
-                const double[::1] sw, const Py_ssize_t[::1] order,
-                bint shuffled, Py_ssize_t batch_size, floating[::1] params,
-                floating[::1] grad, floating[::1] state_1,
-                floating[::1] state_2, floating[::1] running,
-                floating[::1] workspace, dict hyper, double alpha, long long t,
-                uint64_t seed, double[::1] tuner=None):
-    """Run one epoch of mini-batch training in place.
-
-    Each step splits the hidden layers' forward pass, the deltas and the
-    gradient-and-update of every layer into blocks of units shared by
-    threads (call it with single-threaded BLAS); each block's update follows
-    its gradient while that is still in cache.  The blocks depend on the
-    sizes only, so results do not depend on the number of threads, which
-    the ``tuner`` state (see `new_tuner`) chooses step by step.
-
-    Parameters
-    ----------
-    net : Network
-        Its capacity must be at least ``batch_size``.
-    inputs : Inputs
-        The rows, dense or CSR.
-    y : int32 array
-        Class indices.
-    sw : float64 array
-        Sample weights (sample_weight × class_weight).
-    order : intp array
-        The epoch's row order; read only when ``shuffled``.
-    batch_size : int
-    params, grad, state_1, state_2, running, workspace : arrays
-        Parameter vector, gradient and optimiser state buffers, batch-norm
-        running statistics, scratch buffer.
-    hyper : dict
-        Solver constants: ``solver`` (int), ``lr``, ``momentum``,
-        ``nesterov``, ``beta_1``, ``beta_2``, ``rho``, ``epsilon``; and the
-        divergence guard: a batch whose weighted mean loss exceeds
-        ``max_loss``, or ``loss_growth × max(loss_floor, first)`` where
-        ``first`` is the mean loss of the epoch's first weighted batch, ends
-        the epoch before its update, as a non-finite loss does.
-    alpha : float
-        L2 penalty.
-    t : int
-        Number of optimiser steps taken so far.
-    seed : int
-        Seed of the dropout masks of this epoch.
-    tuner : float64 array or None
-        The thread-count tuner's state, updated in place; None: one thread.
-
-    Returns
-    -------
-    loss_sum : float
-        Σ_i s_i ℓ_i over the rows seen (before each row's update).
-    t : int
-        Updated step count.
-    n_batches : int
-        Number of batches whose loss passed the guard.  When it is short of
-        the epoch's batch count, the next batch's loss was non-finite or
-        beyond the bound, and the epoch stopped there, before updating.
-    first_loss : float
-        Mean loss of the epoch's first batch of positive weight (-1: none).
-    stop_loss : float
-        Mean loss of the batch that stopped the epoch (0 if none did).
-    """
-    cdef Spec s = net.spec()
-    cdef Hyper h
-    cdef Py_ssize_t n = y.shape[0], start
-    cdef int l, L = net.n_layers
-    cdef Rows rows
-    cdef uint64_t rng = seed, key
+cdef tuple run_epoch(Pass* p, floating* ws, Step* st, Tuner* tu,
+                     const Py_ssize_t* order, Py_ssize_t batch_size,
+                     long long* t, Guard guard):
+    """The epoch loop of `train_epoch`, without the GIL."""
+    cdef Py_ssize_t n = p.rows.n, start, n_batches = 0
+    cdef uint64_t rng = p.key
     cdef double loss_sum = 0, batch_total, batch_loss, mean_loss
-    cdef double first_loss = -1, stop_loss = 0
-    cdef double max_loss = hyper["max_loss"]
-    cdef double loss_growth = hyper["loss_growth"]
-    cdef double loss_floor = hyper["loss_floor"]
+    cdef double first_loss = -1, stop_loss = 0, tic
     cdef bint finite = True
-    cdef floating* P = &params[0]
-    cdef floating* G = &grad[0]
-    cdef floating* S1 = &state_1[0]
-    cdef floating* S2 = &state_2[0]
-    cdef Py_ssize_t n_batches = 0
     cdef unsigned int fpu_mode
-    cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
-    cdef floating* W = &workspace[0]
-    cdef Tuner tu
     cdef int n_threads
-    cdef double tic
-    cdef const floating* Xp = <const floating*> inputs.X
-    cdef const floating* Dt = <const floating*> inputs.data
-    cdef const int* Ip = inputs.indices
-    cdef const int* Pp = inputs.indptr
-    cdef bint sparse = inputs.sparse
-    cdef bint ok = True
-    check_inputs(net, inputs, sizeof(floating))
-    check_targets(net, inputs, y, sw)
-    check_model(net, params.shape[0], running.shape[0])
-    check_length("grad", grad.shape[0], net.n_params)
-    check_length("state_1", state_1.shape[0], net.n_params)
-    check_length("state_2", state_2.shape[0], net.n_params)
-    if workspace.shape[0] < net.workspace_size:
-        raise ValueError("the workspace is smaller than the network's layout")
-    if order.shape[0] != n:
-        raise ValueError(f"order has {order.shape[0]} entries for {n} rows")
-    if shuffled:
-        with nogil:
-            for start in range(n):
-                ok = ok and 0 <= order[start] < n
-        if not ok:
-            raise ValueError("order must hold row indices in [0, n_rows)")
-    if batch_size < 1 or batch_size > net.capacity:
-        raise ValueError("batch_size must be in [1, the network's capacity]")
-    if net.step_threads < 1:
-        raise ValueError("lay the network out with set_capacity(..., "
-                         "step_threads=n)")
-    if shuffled and not sparse and not net.gather:
-        raise ValueError("shuffled dense rows need room to be gathered: lay "
-                         "the network out with set_capacity(..., gather=True)")
-    h.solver = hyper["solver"]
-    h.lr = hyper["lr"]
-    h.momentum = hyper["momentum"]
-    h.nesterov = hyper["nesterov"]
-    h.beta_1 = hyper["beta_1"]
-    h.beta_2 = hyper["beta_2"]
-    h.rho = hyper["rho"]
-    h.epsilon = hyper["epsilon"]
-    tu.threads = tu.other = 1
-    tu.every = tu.countdown = PROBE_EVERY
-    tu.probing = 0
-    tu.chosen = tu.probe = 0
-    if tuner is not None:
-        tu = load_tuner(tuner, net.step_threads)
     with nogil:
         fpu_mode = mcnn_flush_subnormals()
         start = 0
         while start < n:
-            n_threads = tuner_threads(&tu)
+            n_threads = tuner_threads(tu)
             tic = mcnn_now()
-            rows.n = min(batch_size, n - start)
-            rows.start = start
-            rows.index = &order[start] if shuffled else NULL
-            start += rows.n
-            batch_total = batch_weights(&s, &rows, &sw[0], 0, W)
-            key = splitmix64(&rng)
-            forward_pass(&s, P, R, &rows, Xp, Dt, Ip, Pp, sparse, W, True, key,
-                         n_threads)
-            batch_loss = output_loss(&s, &rows, &y[0], &sw[0], W, True, &finite)
+            p.rows.n = min(batch_size, n - start)
+            p.rows.start = start
+            p.rows.index = order + start if order != NULL else NULL
+            start += p.rows.n
+            batch_total = batch_weights(p, ws, 0)
+            p.key = splitmix64(&rng)
+            forward_step(p, ws, n_threads)
+            batch_loss = output_loss(p, ws, True, &finite)
             if batch_total > 0:
                 mean_loss = batch_loss / batch_total
                 if first_loss < 0 and finite:
                     first_loss = mean_loss
-                    max_loss = min(max_loss,
-                                   loss_growth * max(loss_floor, first_loss))
-                if not finite or mean_loss > max_loss:
+                    guard.max_loss = min(guard.max_loss, guard.loss_growth
+                                         * max(guard.loss_floor, first_loss))
+                if not finite or mean_loss > guard.max_loss:
                     stop_loss = mean_loss
                     break
             elif not finite:
@@ -1338,30 +821,120 @@ def train_epoch(Network net, Inputs inputs, const int[::1] y,
             loss_sum += batch_loss
             if batch_total <= 0:
                 continue        # a batch of zero weight carries no gradient
-            t += 1
-            h.bias_1 = 1.0 - h.beta_1 ** t
-            h.bias_2 = 1.0 - h.beta_2 ** t
-            # backward in L regions: δ_{L-2} first, then layer l's gradient
-            # and update beside δ_{l-2} (they touch different weights and
-            # deltas), last the updates of layers 1 and 0 together
-            if L == 1:
-                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
-                                Ip, Pp, sparse, W, 0, -1, -1, n_threads)
-            else:
-                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
-                                Ip, Pp, sparse, W, -1, -1, L - 1, n_threads)
-                for l in range(L - 1, 1, -1):
-                    backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp,
-                                    Dt, Ip, Pp, sparse, W, l, -1, l - 1,
-                                    n_threads)
-                backward_region(&s, &h, P, G, S1, S2, alpha, &rows, Xp, Dt,
-                                Ip, Pp, sparse, W, 1, 0, -1, n_threads)
-            tuner_record(&tu, mcnn_now() - tic)
+            t[0] += 1
+            st.hyper.bias_1 = 1.0 - st.hyper.beta_1 ** t[0]
+            st.hyper.bias_2 = 1.0 - st.hyper.beta_2 ** t[0]
+            backward_step(p, ws, st, n_threads)
+            tuner_record(tu, mcnn_now() - tic)
         mcnn_restore_fpu(fpu_mode)
-    if tuner is not None:
-        store_tuner(&tu, tuner)
-    return loss_sum, t, n_batches, first_loss, stop_loss
+    return loss_sum, n_batches, first_loss, stop_loss
 
+
+def train_epoch(TrainState state, Dataset data, const Py_ssize_t[::1] order,
+                uint64_t seed):
+    """Run one epoch of mini-batch training, updating ``state`` in place.
+
+    Each step splits the hidden layers' forward pass, the deltas and the
+    gradient-and-update of every layer into blocks of units shared by
+    threads (call it with single-threaded BLAS); each block's update follows
+    its gradient while that is still in cache.  The blocks depend on the
+    sizes only, so results do not depend on the number of threads, which
+    the state's tuner chooses step by step.
+
+    Parameters
+    ----------
+    state : TrainState
+        Parameters, optimiser state, step count, learning rate, guard.
+    data : Dataset
+        The rows, with their class indices and sample weights.
+    order : intp array or None
+        The epoch's row order (a permutation); None: the rows in order.
+    seed : int
+        Seed of the dropout masks of this epoch.
+
+    Returns
+    -------
+    loss_sum : float
+        Σ_i s_i ℓ_i over the rows seen (before each row's update).
+    n_batches : int
+        Number of batches whose loss passed the guard.  When it is short of
+        the epoch's batch count, the next batch's loss was non-finite or
+        beyond the bound, and the epoch stopped there, before updating.
+    first_loss : float
+        Mean loss of the epoch's first batch of positive weight (-1: none).
+    stop_loss : float
+        Mean loss of the batch that stopped the epoch (0 if none did).
+    """
+    cdef Network net = state.net
+    cdef Layout lay = net.layout()
+    cdef Pass p = new_pass(&lay, data)
+    cdef Py_ssize_t i, n = data.n_rows, P = net.n_params, size = state.itemsize
+    cdef Tuner tu
+    cdef Tuner[::1] stored
+    cdef Guard guard
+    cdef bint ok = True
+    cdef long long t = state.t
+    cdef void* ws
+    check_data(net, data, size, True)
+    p.params = vector(state.params, P, size, "params")
+    p.running = vector(state.running, net.n_running, size, "running")
+    p.grad = vector(state.grad, P, size, "grad")
+    state.step.state_1 = vector(state.state_1, P, size, "state_1")
+    state.step.state_2 = vector(state.state_2, P, size, "state_2")
+    ws = vector(state.workspace, state.workspace.shape[0], size, "workspace")
+    if state.workspace.shape[0] < net.workspace_size:
+        raise ValueError("the workspace is smaller than the network's layout")
+    if order is not None:
+        if order.shape[0] != n:
+            raise ValueError(f"order has {order.shape[0]} entries for {n} rows")
+        with nogil:
+            for i in range(n):
+                ok = ok and 0 <= order[i] < n
+        if not ok:
+            raise ValueError("order must hold row indices in [0, n_rows)")
+    if state.batch_size < 1 or state.batch_size > net.capacity:
+        raise ValueError("batch_size must be in [1, the network's capacity]")
+    if net.step_threads < 1:
+        raise ValueError("lay the network out with set_capacity(..., "
+                         "step_threads=n)")
+    if order is not None and not data.sparse and not net.gather:
+        raise ValueError("shuffled dense rows need room to be gathered: lay "
+                         "the network out with set_capacity(..., gather=True)")
+    if n == 0:
+        return 0.0, 0, -1.0, 0.0
+    tu.threads = tu.other = 1
+    tu.every = tu.countdown = PROBE_EVERY
+    tu.probing = 0
+    tu.chosen = tu.probe = 0
+    if state.tuner is not None:
+        stored = state.tuner
+        tu = stored[0]
+        tu.threads = min(max(1, tu.threads), net.step_threads)
+        tu.other = min(max(1, tu.other), net.step_threads)
+    state.step.hyper.lr = state.lr
+    guard.max_loss = state.max_loss
+    guard.loss_growth = state.loss_growth
+    guard.loss_floor = state.loss_floor
+    p.training = True
+    p.key = seed
+    p.rows.n = n
+    if size == 4:
+        result = run_epoch[float](&p, <float*> ws, &state.step, &tu,
+                                  &order[0] if order is not None else NULL,
+                                  state.batch_size, &t, guard)
+    else:
+        result = run_epoch[double](&p, <double*> ws, &state.step, &tu,
+                                   &order[0] if order is not None else NULL,
+                                   state.batch_size, &t, guard)
+    state.t = t
+    if state.tuner is not None:
+        stored[0] = tu
+    return result
+
+
+# --------------------------------------------------------------------------
+# The full-batch objective and gradient (L-BFGS, gradient checks)
+# --------------------------------------------------------------------------
 
 #: Fixed number of partial gradients of the full-batch objective.  Chunk c
 #: adds into slot c % N_SLOTS, slots run in parallel and are summed in order,
@@ -1369,32 +942,60 @@ def train_epoch(Network net, Inputs inputs, const int[::1] y,
 cdef Py_ssize_t N_SLOTS = 4
 
 
-cdef void loss_grad_slot(const Spec* s, Py_ssize_t slot, Py_ssize_t n_slots,
-                         Py_ssize_t n, floating* params, floating* grad,
-                         floating* running, const floating* X,
-                         const floating* data, const int* indices,
-                         const int* indptr, bint sparse, const int* y,
-                         const double* sw, double total, floating* ws,
+cdef void loss_grad_slot(const Pass* shared, floating* ws, floating* grad,
+                         Py_ssize_t slot, Py_ssize_t n_slots, double total,
                          double* loss, bint* finite) noexcept nogil:
-    """Objective and gradient of the chunks ``slot, slot + n_slots, ...``."""
-    cdef Rows rows
-    cdef Py_ssize_t start = slot * s.capacity
-    rows.index = NULL
+    """Objective and gradient of the chunks ``slot, slot + n_slots, ...``
+    (``shared.rows.n`` rows in all), into this slot's gradient."""
+    cdef Pass p = shared[0]
+    cdef Py_ssize_t n = shared.rows.n, start = slot * p.net.capacity
+    p.grad = grad
     while start < n:
-        rows.n = min(s.capacity, n - start)
-        rows.start = start
-        batch_weights(s, &rows, sw, total, ws)
-        forward_pass(s, params, running, &rows, X, data, indices, indptr,
-                     sparse, ws, True, 0, 0)
-        loss[0] += output_loss(s, &rows, y, sw, ws, True, finite)
-        backward_pass(s, params, grad, &rows, X, data, indices, indptr, sparse,
-                      ws, True)
-        start += n_slots * s.capacity
+        p.rows.n = min(p.net.capacity, n - start)
+        p.rows.start = start
+        batch_weights(&p, ws, total)
+        forward_layers(&p, ws)
+        loss[0] += output_loss(&p, ws, True, finite)
+        backward_layers(&p, ws, True)
+        start += n_slots * p.net.capacity
 
 
-def loss_grad(Network net, Inputs inputs, const int[::1] y,
-              const double[::1] sw, floating[::1] params, floating[::1] grad,
-              floating[::1] running, double alpha, int n_threads=1):
+cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
+                       double* slot_loss, bint* slot_finite, Py_ssize_t n_slots,
+                       double alpha, int n_threads) noexcept nogil:
+    """`loss_grad` without the GIL; ``ws`` and ``slot_grad`` hold one
+    scratch buffer and one gradient per slot."""
+    # The parameter vector ends with the output layer's intercepts, and the
+    # scratch layout with the batch weights.
+    cdef int L = p.net.n_layers
+    cdef Py_ssize_t i, l, slot, P = p.net.bias_off[L - 1] + p.net.sizes[L]
+    cdef Py_ssize_t ws_size = p.net.batch_weight_off + p.net.capacity
+    cdef floating* grad = <floating*> p.grad
+    cdef const floating* params = <const floating*> p.params
+    cdef double total = 0, loss_sum = 0, penalty = 0, wi
+    for i in range(p.rows.n):
+        total += p.sw[i]
+    if total > 0:
+        for slot in prange(n_slots, num_threads=min(n_threads, n_slots),
+                           schedule="static"):
+            loss_grad_slot(p, ws + slot * ws_size, slot_grad + slot * P, slot,
+                           n_slots, total, &slot_loss[slot], &slot_finite[slot])
+    for i in range(P):
+        grad[i] = 0
+    for slot in range(n_slots):
+        loss_sum += slot_loss[slot]
+        for i in range(P):
+            grad[i] += slot_grad[slot * P + i]
+    for l in range(p.net.n_layers):
+        for i in range(p.net.weight_off[l], p.net.bias_off[l]):
+            wi = params[i]
+            penalty += wi * wi
+            grad[i] += <floating> (alpha * wi)
+    return (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+
+
+def loss_grad(Network net, Dataset data, params, grad, running, double alpha,
+              int n_threads=1):
     """Full-batch objective ``F`` and its gradient (into ``grad``).
 
     Rows are processed in chunks of the network's capacity, each chunk's
@@ -1408,71 +1009,58 @@ def loss_grad(Network net, Inputs inputs, const int[::1] y,
     loss : float
         ``(1 / Σ s) Σ s_i ℓ_i + (alpha / 2) Σ ‖W_l‖²``.
     """
-    cdef Spec s = net.spec()
-    cdef Py_ssize_t n = y.shape[0], P = net.n_params, l, i, slot
-    cdef Py_ssize_t n_chunks = max(1, (n + s.capacity - 1) // s.capacity)
+    cdef Layout lay = net.layout()
+    cdef Pass p = new_pass(&lay, data)
+    cdef Py_ssize_t n = data.n_rows, P = net.n_params
+    cdef Py_ssize_t size = float_size(params, "params")
+    cdef Py_ssize_t n_chunks = max(1, (n + lay.capacity - 1) // lay.capacity)
     cdef Py_ssize_t n_slots = min(N_SLOTS, n_chunks)
-    cdef double total = 0, loss_sum = 0, penalty = 0, wi
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] ws
-    cdef floating[:, ::1] slot_grad
     cdef double[::1] slot_loss = np.zeros(n_slots)
     cdef unsigned char[::1] slot_finite = np.ones(n_slots, dtype=np.uint8)
-    cdef floating* R = &running[0] if running.shape[0] > 0 else NULL
-    cdef const floating* Xp = <const floating*> inputs.X
-    cdef const floating* Dp = <const floating*> inputs.data
-    cdef const int* Ip = inputs.indices
-    cdef const int* Pp = inputs.indptr
-    cdef bint sparse = inputs.sparse
-    check_inputs(net, inputs, sizeof(floating))
-    check_targets(net, inputs, y, sw)
-    check_model(net, params.shape[0], running.shape[0])
-    check_length("grad", grad.shape[0], P)
+    check_data(net, data, size, True)
+    # loss_grad reads the parameters: a read-only vector is fine.
+    p.params = vector(params, P, size, "params", writable=False)
+    p.grad = vector(grad, P, size, "grad")
+    p.running = vector(running, net.n_running, size, "running")
+    if lay.batch_norm and n_chunks > 1:
+        raise ValueError("batch norm needs the capacity to cover every row")
+    lay.bn_momentum = 1.0     # running statistics := full-batch statistics
+    p.training = True
+    p.rows.n = n
+    dtype = params.dtype
     ws = np.empty((n_slots, net.workspace_size), dtype=dtype)
     slot_grad = np.zeros((n_slots, P), dtype=dtype)
-    if s.batch_norm and n_chunks > 1:
-        raise ValueError("batch norm needs the capacity to cover every row")
-    s.bn_momentum = 1.0     # running statistics := full-batch statistics
+    cdef void* ws_p = <void*> address(ws)
+    cdef void* sg_p = <void*> address(slot_grad)
+    cdef double value
     with nogil:
-        for i in range(n):
-            total += sw[i]
-        if total > 0:
-            for slot in prange(n_slots, num_threads=min(n_threads, n_slots),
-                               schedule="static"):
-                loss_grad_slot(&s, slot, n_slots, n, &params[0],
-                               &slot_grad[slot, 0], R, Xp, Dp, Ip, Pp, sparse,
-                               &y[0], &sw[0], total, &ws[slot, 0],
-                               &slot_loss[slot], <bint*> &slot_finite[slot])
-        for i in range(P):
-            grad[i] = 0
-        for slot in range(n_slots):
-            loss_sum += slot_loss[slot]
-            for i in range(P):
-                grad[i] += slot_grad[slot, i]
-        for l in range(s.n_layers):
-            for i in range(s.w_off[l], s.b_off[l]):
-                wi = params[i]
-                penalty += wi * wi
-                grad[i] += <floating> (alpha * wi)
-    return (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+        if size == 4:
+            value = full_batch[float](&p, <float*> ws_p, <float*> sg_p,
+                                      &slot_loss[0], <bint*> &slot_finite[0],
+                                      n_slots, alpha, n_threads)
+        else:
+            value = full_batch[double](&p, <double*> ws_p, <double*> sg_p,
+                                       &slot_loss[0], <bint*> &slot_finite[0],
+                                       n_slots, alpha, n_threads)
+    return value
 
 
-cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
-                        floating* params, floating* running, const floating* X,
-                        const floating* data, const int* indices,
-                        const int* indptr, bint sparse, floating* ws,
+# --------------------------------------------------------------------------
+# Inference
+# --------------------------------------------------------------------------
+
+cdef void forward_chunk(const Pass* shared, floating* ws, Py_ssize_t start,
                         floating* out, bint probabilities) noexcept nogil:
-    """Inference outputs of rows ``start:start + capacity`` into ``out``."""
-    cdef Rows rows
-    cdef Py_ssize_t i, C = s.sizes[s.n_layers]
-    cdef floating* Z = ws + s.a_off[s.n_layers - 1]
+    """Inference outputs of rows ``start:start + capacity`` (of
+    ``shared.rows.n``) into ``out``."""
+    cdef Pass p = shared[0]
+    cdef Py_ssize_t i, C = p.net.sizes[p.net.n_layers]
+    cdef floating* Z = ws + p.net.act_off[p.net.n_layers - 1]
     cdef floating* o
-    rows.index = NULL
-    rows.start = start
-    rows.n = min(s.capacity, n - start)
-    forward_pass(s, params, running, &rows, X, data, indices, indptr, sparse,
-                 ws, False, 0, 0)
-    for i in range(rows.n):
+    p.rows.start = start
+    p.rows.n = min(p.net.capacity, shared.rows.n - start)
+    forward_layers(&p, ws)
+    for i in range(p.rows.n):
         o = out + (start + i) * C
         if probabilities:
             softmax_row(Z + i * C, o, C)
@@ -1480,8 +1068,18 @@ cdef void forward_chunk(const Spec* s, Py_ssize_t start, Py_ssize_t n,
             memcpy(o, Z + i * C, C * sizeof(floating))
 
 
-def forward(Network net, Inputs inputs, const floating[::1] params,
-            const floating[::1] running, floating[:, ::1] out,
+cdef void forward_rows(const Pass* p, floating* ws, Py_ssize_t ws_size,
+                       floating* out, bint probabilities,
+                       int n_threads) noexcept nogil:
+    """`forward` without the GIL: chunks shared by ``n_threads`` threads,
+    each with its own scratch buffer."""
+    cdef Py_ssize_t c, n_chunks = (p.rows.n + p.net.capacity - 1) // p.net.capacity
+    for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+        forward_chunk(p, ws + threadid() * ws_size, c * p.net.capacity, out,
+                      probabilities)
+
+
+def forward(Network net, Dataset data, params, running, out,
             bint probabilities, int n_threads=1):
     """Inference: the network's outputs for every row, into ``out``.
 
@@ -1491,31 +1089,66 @@ def forward(Network net, Inputs inputs, const floating[::1] params,
     single-threaded BLAS when ``n_threads > 1``), each with its own scratch
     buffer, without the GIL: concurrent calls share nothing writable.
     """
-    cdef Spec s = net.spec()
-    cdef Py_ssize_t n = inputs.n_rows, c
-    cdef Py_ssize_t n_chunks = (n + s.capacity - 1) // s.capacity
-    cdef int tid
-    cdef floating[:, ::1] ws
-    cdef floating* P = <floating*> &params[0]
-    cdef floating* R = <floating*> ptr1(running)
-    cdef const floating* Xp = <const floating*> inputs.X
-    cdef const floating* Dp = <const floating*> inputs.data
-    cdef const int* Ip = inputs.indices
-    cdef const int* Pp = inputs.indptr
-    cdef bint sparse = inputs.sparse
-    check_inputs(net, inputs, sizeof(floating))
-    check_model(net, params.shape[0], running.shape[0])
-    if out.shape[0] != n or out.shape[1] != net.sizes[net.n_layers]:
-        raise ValueError(f"out must have shape ({n}, "
-                         f"{net.sizes[net.n_layers]})")
+    cdef Layout lay = net.layout()
+    cdef Pass p = new_pass(&lay, data)
+    cdef Py_ssize_t n = data.n_rows, C = net.sizes[net.n_layers]
+    cdef Py_ssize_t size = float_size(params, "params")
+    cdef Py_ssize_t n_chunks = (n + lay.capacity - 1) // lay.capacity
+    check_data(net, data, size, False)
+    p.params = vector(params, net.n_params, size, "params", writable=False)
+    p.running = vector(running, net.n_running, size, "running", writable=False)
+    if (not isinstance(out, np.ndarray) or out.shape != (n, C)
+            or not out.flags.c_contiguous or not out.flags.writeable
+            or out.dtype != params.dtype):
+        raise ValueError(f"out must be a writable C-contiguous array of shape "
+                         f"({n}, {C}) and the parameters' dtype")
     if n == 0:
         return
     n_threads = max(1, min(n_threads, n_chunks))
-    ws = np.empty((n_threads, net.workspace_size),
-                  dtype=np.float32 if floating is float else np.float64)
+    p.rows.n = n
+    ws = np.empty((n_threads, net.workspace_size), dtype=params.dtype)
+    cdef void* ws_p = <void*> address(ws)
+    cdef void* out_p = <void*> address(out)
+    cdef Py_ssize_t ws_size = net.workspace_size
     with nogil:
-        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
-            tid = threadid()
-            forward_chunk(&s, c * s.capacity, n, P, R, Xp, Dp, Ip, Pp, sparse,
-                          &ws[tid, 0], &out[0, 0], probabilities)
+        if size == 4:
+            forward_rows[float](&p, <float*> ws_p, ws_size, <float*> out_p,
+                                probabilities, n_threads)
+        else:
+            forward_rows[double](&p, <double*> ws_p, ws_size, <double*> out_p,
+                                 probabilities, n_threads)
 
+
+# --------------------------------------------------------------------------
+# The thread tuner's state, for the Python side
+# --------------------------------------------------------------------------
+
+def openmp_max_threads():
+    """``omp_get_max_threads()`` of the OpenMP runtime these kernels use
+    (``OMP_NUM_THREADS``, or the limit of ``threadpoolctl``)."""
+    return openmp.omp_get_max_threads()
+
+
+def new_tuner(int n_threads):
+    """A fresh tuner state (an array of one ``TUNER_DTYPE`` record): one
+    thread chosen, ``n_threads`` probed first after ``PROBE_STEPS`` steps
+    and ``PROBE_AFTER_SECONDS`` of them.  A fit shorter than that never
+    wakes a second core; later, a busy core costs a probe at most two steps
+    (a clearly losing probe ends then), and on idle cores the probe wins and
+    the threads take over."""
+    state = np.zeros(1, dtype=TUNER_DTYPE)
+    state[0] = (1, n_threads, PROBE_EVERY, PROBE_STEPS, 0, 0.0,
+                -PROBE_AFTER_SECONDS)
+    return state
+
+
+def tuner_threads_next(Tuner[::1] state):
+    """The thread count the tuner kept in ``state`` runs the next step on
+    (for callers outside `train_epoch`, such as L-BFGS's objective)."""
+    return tuner_threads(&state[0])
+
+
+def tuner_account(Tuner[::1] state, double seconds):
+    """Account for a step that took ``seconds`` on ``tuner_threads_next``
+    threads (the same rule as the steps of `train_epoch`)."""
+    tuner_record(&state[0], seconds)

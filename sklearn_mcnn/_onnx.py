@@ -36,8 +36,50 @@ from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["to_onnx"]
 
-_ACTIVATION_OPS = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid",
-                   "identity": None}
+def _activation_nodes(helper, numpy_helper, name, x, out, slope, dtype):
+    """ONNX nodes (and constants) computing the hidden activation ``name``
+    of ``x`` into ``out``, or None for the identity.
+
+    Only ``Relu``, ``Tanh`` and ``Sigmoid`` map to one operator: the others
+    are built from primitive operators, in the model's dtype (onnxruntime
+    runs ``Elu`` and ``Softplus`` in float32 only, ``LeakyRelu``'s slope is
+    a float32 attribute, and ``Gelu`` needs opset 20), as the engine
+    computes them; GELU is the tanh approximation.
+    """
+    single = {"relu": "Relu", "tanh": "Tanh", "logistic": "Sigmoid"}
+    if name == "identity":
+        return None
+    if name in single:
+        return [helper.make_node(single[name], [x], [out])], []
+    nodes, initializers = [], []
+
+    def const(key, value):
+        initializers.append(numpy_helper.from_array(
+            np.asarray(value, dtype=dtype), f"{out}_{key}"))
+        return f"{out}_{key}"
+
+    def node(op, *inputs, name=None):
+        result = name or f"{out}_{len(nodes)}"
+        nodes.append(helper.make_node(op, list(inputs), [result]))
+        return result
+
+    if name == "leaky_relu":         # max(z, s z), for 0 <= s < 1
+        node("Max", x, node("Mul", x, const("slope", slope)), name=out)
+    elif name == "elu":              # z if z > 0 else exp(z) - 1
+        node("Where", node("Greater", x, const("zero", 0.0)), x,
+             node("Sub", node("Exp", x), const("one", 1.0)), name=out)
+    elif name == "softplus":         # max(z, 0) + log(1 + exp(-|z|))
+        tail = node("Log", node("Add", const("one", 1.0),
+                                node("Exp", node("Neg", node("Abs", x)))))
+        node("Add", node("Relu", x), tail, name=out)
+    else:                            # gelu: z/2 (1 + tanh(c (z + a z³)))
+        cube = node("Mul", node("Mul", x, x), x)
+        inner = node("Mul", node("Add", x, node("Mul", cube, const("a", 0.044715))),
+                     const("c", 0.7978845608028654))
+        one_plus = node("Add", node("Tanh", inner), const("one", 1.0))
+        node("Mul", node("Mul", x, const("half", 0.5)), one_plus, name=out)
+    return nodes, initializers
+
 
 #: Default opset: widely supported by onnxruntime builds (>= 1.12).
 DEFAULT_OPSET = 17
@@ -63,7 +105,9 @@ def _layers(estimator):
     n_hidden = len(coefs) - 1
     batch_norm = bool(getattr(estimator, "batch_norm", False)) and n_hidden > 0
     eps = float(getattr(getattr(estimator, "_net", None), "bn_eps", 1e-5))
-    activation = _ACTIVATION_OPS[estimator.activation]
+    activations = estimator._network_options()["activation"]
+    if isinstance(activations, str):
+        activations = [activations] * n_hidden
     layers = []
     for l, (W, b) in enumerate(zip(coefs, intercepts)):
         hidden = l < n_hidden
@@ -77,7 +121,7 @@ def _layers(estimator):
             scale = gamma * inv.astype(np.float64)
             W = W * scale[np.newaxis, :]
             b = (b - mean) * scale + beta
-        layers.append((W, b, activation if hidden else None))
+        layers.append((W, b, activations[l] if hidden else None))
     return layers
 
 
@@ -146,8 +190,12 @@ def to_onnx(estimator, n_features=None, dtype=np.float32, *,
         nodes.append(helper.make_node("MatMul", [current, w_name], [f"xw{l}"]))
         out = f"z{l}" if l < len(layers) - 1 else "scores"
         nodes.append(helper.make_node("Add", [f"xw{l}", b_name], [out]))
-        if activation is not None:
-            nodes.append(helper.make_node(activation, [out], [f"a{l}"]))
+        act = None if activation is None else _activation_nodes(
+            helper, numpy_helper, activation, out, f"a{l}",
+            getattr(estimator, "negative_slope", 0.01), dtype)
+        if act is not None:
+            nodes += act[0]
+            initializers += act[1]
             out = f"a{l}"
         current = out
     nodes.append(helper.make_node("Softmax", ["scores"], ["probabilities"],

@@ -10,6 +10,13 @@ from cython cimport floating
 
 
 cdef extern from "_optimizers.h" nogil:
+    # The solvers' ids: the one definition is the C enum.
+    enum:
+        SGD "MCNN_SGD"
+        ADAGRAD "MCNN_ADAGRAD"
+        RMSPROP "MCNN_RMSPROP"
+        ADAM "MCNN_ADAM"
+
     ctypedef struct Hyper "mcnn_hyper":
         int solver
         double lr              # learning rate of this step

@@ -72,6 +72,7 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         warm_start=False,
         verbose=0,
         class_weight=None,
+        label_smoothing=0.0,
     ):
         self.alpha = alpha
         self.solver = solver
@@ -95,6 +96,7 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     def _set_public_attributes(self):
         (w, b, _), = self._net.layer_slices()

@@ -10,8 +10,8 @@ its two solvers' drivers:
 - full-batch L-BFGS through :func:`scipy.optimize.minimize` driving the
   Cython objective and gradient (:func:`sklearn_mcnn._network.loss_grad`).
 
-It also holds how the kernels are fed (:class:`_Data`); how many threads
-they run on is decided in :mod:`sklearn_mcnn._threads`.
+How the kernels are fed is in :mod:`sklearn_mcnn._engine`, how many
+threads they run on in :mod:`sklearn_mcnn._threads`.
 """
 
 import math
@@ -20,17 +20,12 @@ import warnings
 
 import numpy as np
 import scipy.optimize
-import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
+from ._engine import FullBatchObjective
 from ._threads import forward_work, single_threaded_blas, threads_for
-
-#: Rows per chunk in inference and in the full-batch objective: large enough
-#: for efficient matrix products, small enough for a chunk's input to stay in
-#: cache between the forward and the backward pass.
-CHUNK_ROWS = 256
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
 #: exceeds this many times a starting level stops training with an error.
@@ -48,18 +43,6 @@ DIVERGENCE_GROWTH = 1e4
 #: the class frequencies (stochastic losses are measured during the epoch,
 #: hence the margin).
 CHANCE_MARGIN = 1.1
-
-
-def _full_batch_chunk_rows(sizes):
-    """Rows per chunk of the full-batch passes (L-BFGS).
-
-    As many as keep the first layer's products within a million
-    multiply-adds, between 64 and ``CHUNK_ROWS``: OpenBLAS multiplies such
-    small matrices without packing them, which for the softmax model's few
-    outputs halves the time of a pass (measured: 60000 × 784, 10 classes,
-    1.1 s at 96 rows per chunk against 2.3 s at 256).
-    """
-    return int(np.clip(10**6 // (sizes[0] * sizes[1]), 64, CHUNK_ROWS))
 
 
 class _CallbackContext:
@@ -116,64 +99,15 @@ class _CallbackContext:
             )
 
 
-def _as_kernel_input(X):
-    """The rows of X (dense or sparse) as the kernels read them."""
-    if sp.issparse(X):
-        X = X.tocsr()
-    else:
-        X = np.ascontiguousarray(X)
-    return _network.Inputs(X)
-
-
-class _Data:
-    """Validated training rows in the form the Cython kernels read."""
-
-    def __init__(self, X, y_index, sample_weight):
-        self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        self.sparse = sp.issparse(X)
-        if self.sparse:
-            X = X.tocsr()
-        self.X = X
-        self.inputs = _as_kernel_input(X)
-        self.y = np.ascontiguousarray(y_index, dtype=np.int32)
-        self.sw = np.ascontiguousarray(sample_weight, dtype=np.float64)
-
-
-
 class TrainingMixin:
     """The two training drivers of the network estimators."""
 
     def _fit_lbfgs(self, data, callbacks):
         """Full-batch L-BFGS on the Cython objective and gradient."""
-        net = self._training_network()
-        capacity = (data.n_samples if net.batch_norm
-                    else _full_batch_chunk_rows(net.sizes))
-        net.set_capacity(capacity)
-        # Forward and backward: three products per layer and row.
-        n_threads = threads_for(3 * forward_work(net.sizes, data.n_samples),
-                                n_tasks=-(-data.n_samples // capacity),
-                                tuned=True)
-        tuner = _network.new_tuner(n_threads) if n_threads > 1 else None
         params = self._params
-        grad = np.empty_like(params)
-        running = self._running
-        inputs = data.inputs
-        alpha = float(self.alpha)
+        objective = FullBatchObjective(self._training_network(), data, params,
+                                       self._running, self.alpha)
         self.loss_curve_ = []
-
-        def objective(w):
-            params[:] = w
-            if tuner is None:
-                loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
-                                          grad, running, alpha, 1)
-            else:   # the clock chooses between one and n_threads threads
-                threads = _network.tuner_threads_next(tuner)
-                tic = time.perf_counter()
-                loss = _network.loss_grad(net, inputs, data.y, data.sw, params,
-                                          grad, running, alpha, threads)
-                _network.tuner_account(tuner, time.perf_counter() - tic)
-            return loss, grad.astype(np.float64)
 
         def on_iteration(intermediate_result):
             self.loss_curve_.append(float(intermediate_result.fun))
@@ -224,21 +158,22 @@ class TrainingMixin:
     def _training_network(self):
         """A network of the model's architecture for the training kernels to
         lay out: the fitted ``_net`` itself is never changed by training."""
-        return _network.Network(self._net.sizes, **self._net_options)
+        net = _network.Network(self._net.sizes, **self._net_options)
+        net.label_smoothing = float(self.label_smoothing)
+        return net
 
-    def _solver_constants(self, lr, max_loss, loss_floor):
+    def _solver_constants(self):
+        """The solver's constants, as :class:`~sklearn_mcnn._network.TrainState`
+        takes them."""
         return {
             "solver": _network.SOLVERS[self.solver],
-            "lr": lr,
             "momentum": float(self.momentum),
             "nesterov": bool(self.nesterovs_momentum),
             "beta_1": float(self.beta_1),
             "beta_2": float(self.beta_2),
             "rho": float(self.rho),
             "epsilon": float(self.epsilon),
-            "max_loss": max_loss,
-            "loss_growth": DIVERGENCE_GROWTH,
-            "loss_floor": loss_floor,
+            "alpha": float(self.alpha),
         }
 
     def _epoch_learning_rate(self):
@@ -264,10 +199,11 @@ class TrainingMixin:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
             self.best_loss_ = None
-        elif not incremental:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            if self.best_loss_ is None:
+        else:
+            if not incremental:
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+            if self.best_loss_ is None:     # after a fit with early stopping
                 self.best_loss_ = np.inf
         n = train.n_samples
         batch_size = min(200, n) if self.batch_size == "auto" else min(
@@ -275,24 +211,27 @@ class TrainingMixin:
         # One batch covering the data is full-batch descent: no shuffle, so
         # the result does not depend on the order of the rows.
         shuffled = self.shuffle and batch_size < n
-        gather = shuffled and not train.sparse
         tuner = self._step_thread_tuner(batch_size)
-        step_threads = 1 if tuner is None else int(max(tuner[:2]))
-        workspace = np.empty(net.set_capacity(batch_size, gather, step_threads),
-                             dtype=data.dtype)
+        step_threads = 1 if tuner is None else int(
+            max(tuner["threads"][0], tuner["other"][0]))
+        net.set_capacity(batch_size, shuffled and not train.sparse, step_threads)
         if self._opt_state is None or self._opt_state[0] != self.solver:
             self._opt_state = (self.solver, np.zeros_like(self._params),
                                np.zeros_like(self._params))
             self._steps = 0
+        state = _network.TrainState(net, self._params, self._running,
+                                    self._opt_state[1:], self._solver_constants(),
+                                    tuner)
+        state.batch_size = batch_size
+        state.t = self._steps
         max_epochs = 1 if incremental else self.max_iter
-        best_params = self._epochs(net, train, val, rng, incremental,
-                                   callbacks, shuffled, batch_size, workspace,
-                                   tuner, max_epochs)
+        best_params = self._epochs(state, train, val, rng, incremental,
+                                   callbacks, shuffled, max_epochs)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
-    def _epochs(self, net, train, val, rng, incremental, callbacks, shuffled,
-                batch_size, workspace, tuner, max_epochs):
+    def _epochs(self, state, train, val, rng, incremental, callbacks, shuffled,
+                max_epochs):
         """The epoch loop of :meth:`_fit_stochastic`; returns the best
         (parameters, running statistics) with early stopping, else None.
 
@@ -302,40 +241,36 @@ class TrainingMixin:
         """
         early_stopping = val is not None
         n = train.n_samples
-        _, state_1, state_2 = self._opt_state
-        grad = np.empty_like(self._params)
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
-        weight_slices = [w for w, _, _ in net.layer_slices()]
+        weight_slices = [w for w, _, _ in state.net.layer_slices()]
         total_weight = train.sw.sum()
-        n_batches = -(-n // batch_size)
+        n_batches = -(-n // state.batch_size)
         best_params = None
         loss_floor = self._uniform_loss()
         # The guard's starting level belongs to the model, not to the call:
         # set by the first batch the model ever trained on, and kept by
         # warm-started fits and partial_fit, so a loss that explodes over
         # many short calls is caught as surely as within one long call.
-        max_loss = (np.inf if self._loss_level is None
-                    else DIVERGENCE_GROWTH * self._loss_level)
+        state.loss_growth = DIVERGENCE_GROWTH
+        state.loss_floor = loss_floor
+        state.max_loss = (np.inf if self._loss_level is None
+                          else DIVERGENCE_GROWTH * self._loss_level)
         for _ in range(max_epochs):
             tic = time.perf_counter()
             callbacks.begin()
             if shuffled:
                 rng.shuffle(order)
-            lr = self._epoch_learning_rate()
+            state.lr = lr = self._epoch_learning_rate()
             with single_threaded_blas():
-                (loss_sum, self._steps, good_batches, first_loss,
-                 stop_loss) = _network.train_epoch(
-                    net, train.inputs, train.y, train.sw, order, shuffled,
-                    batch_size, self._params, grad, state_1, state_2,
-                    self._running, workspace,
-                    self._solver_constants(lr, max_loss, loss_floor), alpha,
-                    self._steps, int(rng.randint(np.iinfo(np.int32).max)),
-                    tuner,
-                )
+                loss_sum, good_batches, first_loss, stop_loss = (
+                    _network.train_epoch(
+                        state, train.dataset, order if shuffled else None,
+                        int(rng.randint(np.iinfo(np.int32).max))))
+            self._steps = state.t
             if self._loss_level is None and first_loss >= 0:
                 self._loss_level = max(loss_floor, first_loss)
-                max_loss = DIVERGENCE_GROWTH * self._loss_level
+                state.max_loss = DIVERGENCE_GROWTH * self._loss_level
             if good_batches < n_batches or not np.all(np.isfinite(self._params)):
                 if np.isfinite(stop_loss) and good_batches < n_batches:
                     # The kernel bounds each call by its own first batch too.
@@ -414,7 +349,8 @@ class TrainingMixin:
         if n_threads == 1:
             return None
         tuner = getattr(self, "_thread_tuner", None)
-        if tuner is None or sorted(tuner[:2]) != [1, n_threads]:
+        if (not isinstance(tuner, np.ndarray) or tuner.dtype != _network.TUNER_DTYPE
+                or sorted([tuner["threads"][0], tuner["other"][0]]) != [1, n_threads]):
             tuner = self._thread_tuner = _network.new_tuner(n_threads)
         return tuner
 
@@ -431,11 +367,17 @@ class TrainingMixin:
         the (weighted) class frequencies, a model the fit can always reach
         (intercepts are not penalised), without looking at the features."""
         freq = np.bincount(data.y, weights=data.sw, minlength=self.classes_.size)
-        freq = freq[freq > 0] / freq.sum()
+        freq = freq / freq.sum()
+        # The best prediction without the features is the mean target
+        # m = (1 - ε) freq + ε / K; its loss is the entropy of m (log loss)
+        # or the variance of the targets (squared error).
+        eps = float(self.label_smoothing)
+        mean = (1.0 - eps) * freq + eps / freq.size
         if self._net.loss_name == "log_loss":
-            chance = float(-np.sum(freq * np.log(freq)))
+            mean = mean[mean > 0]
+            chance = float(-np.sum(mean * np.log(mean)))
         else:
-            chance = float(1.0 - np.sum(freq**2))
+            chance = float((1.0 - eps) ** 2 * (1.0 - np.sum(freq**2)))
         chance = max(0.0, chance)   # rounding: -0.0 or -1e-17 with one class
         if self.loss_ > CHANCE_MARGIN * chance + 1e-12:
             warnings.warn(
@@ -462,8 +404,7 @@ class TrainingMixin:
             )
         train_idx.sort()
         val_idx.sort()
-        return (_Data(data.X[train_idx], data.y[train_idx], data.sw[train_idx]),
-                _Data(data.X[val_idx], data.y[val_idx], data.sw[val_idx]))
+        return data.subset(train_idx), data.subset(val_idx)
 
     def _score_on(self, data):
         """Weighted accuracy on held-out rows."""

@@ -1,13 +1,7 @@
 """Utilities: gradient checking by finite differences, and ONNX export."""
 
-import copy
-
 import numpy as np
-from sklearn.base import clone
-from sklearn.utils import check_random_state
 
-from . import _network
-from ._training import _Data
 from ._onnx import to_onnx
 
 __all__ = ["check_gradient", "to_onnx"]
@@ -57,39 +51,18 @@ def check_gradient(estimator, X, y, sample_weight=None, eps=1e-6):
     >>> check_gradient(clf, X[::8], y[::8]) < 1e-6
     True
     """
-    fitted = hasattr(estimator, "_params")
-    # A copy: validation sets attributes, and the estimator stays as it is.
-    est = copy.copy(estimator) if fitted else clone(estimator)
-    # On a fitted estimator, validate as partial_fit would (same features,
-    # known labels); class weights apply either way.
-    X, classes, y_index, sw = est._validate_training_data(
-        X, y, sample_weight, incremental=fitted, classes=None)
-    if not fitted:                        # check at a random start
-        rng = check_random_state(est.random_state)
-        sizes = (X.shape[1], *est._hidden_layer_sizes(), classes.size)
-        est._initialize(sizes, X.dtype, rng)
-        if est._net.n_layers == 1:        # zeros: not a telling point
-            est._params[:] = rng.normal(scale=0.1, size=est._params.size)
-    params = est._params.astype(X.dtype).copy()
-    running = est._running.astype(X.dtype).copy()
-    data = _Data(X, y_index, sw)
-    net = _network.Network(est._net.sizes, **est._net_options)
-    net.set_capacity(data.n_samples)
+    objective = estimator._training_objective(X, y, sample_weight)
+    params = objective.params.copy()
     grad = np.empty_like(params)
     scratch = np.empty_like(params)
-
-    def objective(w, out):
-        return _network.loss_grad(net, data.inputs, data.y, data.sw, w, out,
-                                  running, float(est.alpha))
-
-    objective(params, grad)
+    objective.evaluate(params, grad)
     fd = np.empty(params.size, dtype=np.float64)
     for i in range(params.size):
         w = params.copy()
         w[i] = params[i] + eps
-        f_plus = objective(w, scratch)
+        f_plus = objective.evaluate(w, scratch)
         w[i] = params[i] - eps
-        f_minus = objective(w, scratch)
+        f_minus = objective.evaluate(w, scratch)
         fd[i] = (f_plus - f_minus) / (2 * eps)
     grad = grad.astype(np.float64)
     scale = max(np.abs(grad).max(), np.abs(fd).max(), np.finfo(float).tiny)

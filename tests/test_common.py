@@ -24,6 +24,11 @@ ESTIMATORS = [
     MLPBackpropClassifier(hidden_layer_sizes=(8, 4), solver="sgd", batch_norm=True,
                           learning_rate_init=0.05, max_iter=100),
     MLPBackpropClassifier(batch_norm=True, dropout=0.2, solver="sgd"),
+    # Activations that keep their pre-activations (gelu) or use a parameter
+    # (leaky_relu), one per layer; label smoothing.
+    MLPBackpropClassifier(hidden_layer_sizes=(8, 8),
+                          activation=["gelu", "leaky_relu"], label_smoothing=0.1),
+    SoftmaxClassifier(label_smoothing=0.1),
 ]
 # The reductions get the same two explicit checks in test_multiclass.py.
 ALL = ESTIMATORS

@@ -23,6 +23,7 @@ from sklearn_mcnn import (
     MLPBackpropClassifier,
     OneVsOneClassifier,
     SoftmaxClassifier,
+    _network,
     _threads,
 )
 
@@ -123,10 +124,11 @@ def test_threaded_training_steps_equal_one_thread(monkeypatch, params, sparse,
         if n_threads == "probing":
             # the step-thread tuner probes one thread after every step (and
             # then ever more rarely), switching when the clock says so
-            est._thread_tuner = np.array([2.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+            est._thread_tuner = _network.new_tuner(1)
+            est._thread_tuner[0] = (2, 1, 1, 1, 0, 0.0, 0.0)
         coefs[n_threads] = quiet_fit(est, X, y).coefs_
         if n_threads == "probing":
-            assert est._thread_tuner[2] > 1     # probes did run
+            assert est._thread_tuner["every"][0] > 1     # probes did run
     for n_threads in (2, 3, "probing"):
         for a, b in zip(coefs[1], coefs[n_threads]):
             assert_array_equal(a, b)

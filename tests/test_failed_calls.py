@@ -348,10 +348,9 @@ def test_interrupted_fit_restores(kernel, monkeypatch, iris):
 # =========================================================================
 
 
-def _hyper():
-    return dict(solver=0, lr=0.0, momentum=0.0, nesterov=False, beta_1=0.9,
-                beta_2=0.999, rho=0.9, epsilon=1e-8, max_loss=np.inf,
-                loss_growth=np.inf, loss_floor=0.0)
+def _solver():
+    return dict(solver=_network.SOLVERS["sgd"], momentum=0.0, nesterov=False,
+                beta_1=0.9, beta_2=0.999, rho=0.9, epsilon=1e-8, alpha=0.0)
 
 
 @pytest.fixture
@@ -360,34 +359,42 @@ def kernel_case():
     for each entry point; each test breaks one of them."""
     rng = np.random.RandomState(0)
     net = _network.Network((4, 5, 3))
-    workspace = np.empty(net.set_capacity(8, gather=True, step_threads=1))
+    net.set_capacity(8, gather=True, step_threads=1)
     params = rng.normal(size=net.n_params)
     return dict(
         net=net, X=rng.normal(size=(16, 4)), y=np.arange(16, dtype=np.int32) % 3,
         sw=np.ones(16), order=rng.permutation(16).astype(np.intp),
         params=params, grad=np.zeros_like(params), s1=np.zeros_like(params),
-        s2=np.zeros_like(params), running=np.empty(0), workspace=workspace,
+        s2=np.zeros_like(params), running=np.empty(0),
     )
+
+
+def _dataset(c, targets=True):
+    if not targets:
+        return _network.Dataset(c["X"])
+    return _network.Dataset(c["X"], c["y"], c["sw"])
 
 
 def _train_epoch(c, **changes):
     c = {**c, **changes}
-    return _network.train_epoch(
-        c["net"], _network.Inputs(c["X"]), c["y"], c["sw"], c["order"], True,
-        c.get("batch_size", 8), c["params"], c["grad"], c["s1"], c["s2"],
-        c["running"], c["workspace"], _hyper(), 0.0, 0, 1)
+    state = _network.TrainState(c["net"], c["params"], c["running"],
+                                (c["s1"], c["s2"]), _solver())
+    state.batch_size = c.get("batch_size", 8)
+    if "relayout" in c:     # the network laid out anew after the state
+        c["net"].set_capacity(*c["relayout"])
+    return _network.train_epoch(state, _dataset(c), c["order"], 1)
 
 
 def _loss_grad(c, **changes):
     c = {**c, **changes}
-    return _network.loss_grad(c["net"], _network.Inputs(c["X"]), c["y"], c["sw"],
-                              c["params"], c["grad"], c["running"], 0.0)
+    return _network.loss_grad(c["net"], _dataset(c), c["params"], c["grad"],
+                              c["running"], 0.0)
 
 
 def _forward(c, **changes):
     c = {**c, **changes}
     out = c.get("out", np.empty((c["X"].shape[0], 3)))
-    return _network.forward(c["net"], _network.Inputs(c["X"]), c["params"],
+    return _network.forward(c["net"], _dataset(c, targets=False), c["params"],
                             c["running"], out, True)
 
 
@@ -405,8 +412,10 @@ def test_valid_arguments_are_accepted(kernel_case):
     (lambda c: {"X": c["X"][:, :3].copy()}, "3 features, the network 4"),
     (lambda c: {"X": np.hstack([c["X"], c["X"]])}, "8 features, the network 4"),
     (lambda c: {"X": c["X"].astype(np.float32)}, "input is float32"),
-    (lambda c: {"params": c["params"][:-1].copy()}, "parameters"),
-    (lambda c: {"running": np.zeros(4)}, "running statistics"),
+    (lambda c: {"params": c["params"][:-1].copy()}, "params has 42 entries, the network needs 43"),
+    (lambda c: {"params": c["params"].astype(np.float32)},
+     "input is float64, the parameters float32"),
+    (lambda c: {"running": np.zeros(4)}, "running has 4 entries"),
 ])
 def test_entry_points_refuse_a_mismatched_model(kernel_case, call, change, match):
     with pytest.raises(ValueError, match=match):
@@ -419,25 +428,46 @@ def test_entry_points_refuse_a_mismatched_model(kernel_case, call, change, match
     (lambda c: {"y": -c["y"]}, r"class indices must be in \[0, 3\)"),
     (lambda c: {"y": c["y"][:-1].copy()}, "16 rows but 15 labels"),
     (lambda c: {"sw": np.ones(17)}, "17 sample weights"),
-    (lambda c: {"grad": np.zeros(3)}, "grad has 3 entries"),
 ])
 def test_entry_points_refuse_bad_targets(kernel_case, call, change, match):
     with pytest.raises(ValueError, match=match):
         ENTRY_POINTS[call](kernel_case, **change(kernel_case))
 
 
+def test_entry_points_refuse_rows_without_targets(kernel_case):
+    c = kernel_case
+    with pytest.raises(ValueError, match="class labels"):
+        _network.loss_grad(c["net"], _dataset(c, targets=False), c["params"],
+                           c["grad"], c["running"], 0.0)
+
+
+def test_loss_grad_refuses_a_short_gradient(kernel_case):
+    with pytest.raises(ValueError, match="grad has 3 entries"):
+        _loss_grad(kernel_case, grad=np.zeros(3))
+
+
 @pytest.mark.parametrize("change, match", [
     (lambda c: {"order": np.full(16, 16, dtype=np.intp)}, r"order must hold"),
     (lambda c: {"order": -np.ones(16, dtype=np.intp)}, r"order must hold"),
     (lambda c: {"order": np.arange(15, dtype=np.intp)}, "order has 15 entries"),
-    (lambda c: {"workspace": c["workspace"][:-1].copy()}, "workspace is smaller"),
+    (lambda c: {"relayout": (16, True, 1)}, "workspace is smaller"),
+    (lambda c: {"relayout": (8, True, 0)}, "step_threads"),
     (lambda c: {"batch_size": 9}, "capacity"),
     (lambda c: {"batch_size": 0}, "capacity"),
     (lambda c: {"s1": np.zeros(2)}, "state_1 has 2 entries"),
+    (lambda c: {"s2": np.zeros_like(c["params"], dtype=np.float32)},
+     "state_2 is float32"),
 ])
 def test_train_epoch_refuses_a_bad_layout(kernel_case, change, match):
     with pytest.raises(ValueError, match=match):
         _train_epoch(kernel_case, **change(kernel_case))
+
+
+def test_train_epoch_refuses_a_tuner_of_another_layout(kernel_case):
+    c = kernel_case
+    with pytest.raises(ValueError, match="tuner"):
+        _network.TrainState(c["net"], c["params"], c["running"],
+                            (c["s1"], c["s2"]), _solver(), np.zeros(7))
 
 
 def test_train_epoch_refuses_shuffled_dense_rows_without_room_to_gather():
@@ -445,19 +475,17 @@ def test_train_epoch_refuses_shuffled_dense_rows_without_room_to_gather():
     n_features`` values: without their room it would write past the
     workspace."""
     net = _network.Network((1000, 2, 2))
-    workspace = np.empty(net.set_capacity(8, step_threads=1))
-    assert workspace.size < 8 * 1000
+    assert net.set_capacity(8, step_threads=1) < 8 * 1000
     params = np.zeros(net.n_params)
+    state = _network.TrainState(net, params, np.empty(0),
+                                (params.copy(), params.copy()), _solver())
+    data = _network.Dataset(np.ones((16, 1000)), np.zeros(16, np.int32))
     with pytest.raises(ValueError, match="gather=True"):
-        _network.train_epoch(
-            net, _network.Inputs(np.ones((16, 1000))), np.zeros(16, np.int32),
-            np.ones(16), np.arange(16, dtype=np.intp), True, 8, params,
-            params.copy(), params.copy(), params.copy(), np.empty(0), workspace,
-            _hyper(), 0.0, 0, 1)
+        _network.train_epoch(state, data, np.arange(16, dtype=np.intp), 1)
 
 
 def test_forward_refuses_a_wrong_output_shape(kernel_case):
-    with pytest.raises(ValueError, match=r"out must have shape \(16, 3\)"):
+    with pytest.raises(ValueError, match=r"out must be .* shape \(16, 3\)"):
         _forward(kernel_case, out=np.empty((16, 2)))
 
 
@@ -481,6 +509,6 @@ def _csr(indptr, indices, n_features=4):
     (_csr([0, 1, 2, 2], [0, -1]), r"\[0, n_features\)"),
 ], ids=["int", "fortran", "1-D", "csc", "short-indptr", "decreasing-indptr",
         "indptr-past-values", "column-too-large", "negative-column"])
-def test_inputs_refuse_malformed_arrays(X, match):
+def test_dataset_refuses_malformed_arrays(X, match):
     with pytest.raises(ValueError, match=match):
-        _network.Inputs(X)
+        _network.Dataset(X)

@@ -32,7 +32,8 @@ def test_softmax_gradient(small, sparse, weighted):
 
 @pytest.mark.parametrize(
     "activation,loss,batch_norm,sparse,weighted",
-    itertools.product(["relu", "tanh", "logistic", "identity"],
+    itertools.product(["relu", "tanh", "logistic", "identity", "leaky_relu",
+                       "elu", "gelu", "softplus", ["gelu", "leaky_relu"]],
                       ["log_loss", "squared_error"], [False, True],
                       [False, True], [False, True]),
 )
@@ -41,9 +42,18 @@ def test_mlp_gradient(small, activation, loss, batch_norm, sparse, weighted):
     X = sp.csr_matrix(X) if sparse else X
     clf = MLPBackpropClassifier(hidden_layer_sizes=(5, 4), activation=activation,
                                 loss=loss, batch_norm=batch_norm, alpha=0.05,
-                                random_state=0)
+                                negative_slope=0.1, random_state=0)
     err = check_gradient(clf, X, y, sample_weight=sw if weighted else None)
     assert err < 1e-6
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+@pytest.mark.parametrize("hidden", [(), (5,)], ids=["softmax", "mlp"])
+def test_label_smoothing_gradient(small, loss, hidden):
+    X, y, sw = small
+    clf = MLPBackpropClassifier(hidden, loss=loss, label_smoothing=0.2,
+                                alpha=0.05, random_state=0)
+    assert check_gradient(clf, X, y, sample_weight=sw) < 1e-6
 
 
 def test_gradient_of_a_fitted_model(small):
@@ -58,15 +68,15 @@ def test_gradient_of_a_fitted_model(small):
 
 def test_check_gradient_detects_a_wrong_gradient(small, monkeypatch):
     """The check can fail: perturb the backpropagated gradient."""
-    from sklearn_mcnn import _network, utils
+    from sklearn_mcnn import _network
 
     X, y, _ = small
     real = _network.loss_grad
 
-    def wrong(net, inputs, y, sw, params, grad, *args):
-        loss = real(net, inputs, y, sw, params, grad, *args)
+    def wrong(net, data, params, grad, running, alpha, n_threads=1):
+        loss = real(net, data, params, grad, running, alpha, n_threads)
         grad[0] += 1e-3
         return loss
 
-    monkeypatch.setattr(utils._network, "loss_grad", wrong)
+    monkeypatch.setattr(_network, "loss_grad", wrong)
     assert check_gradient(SoftmaxClassifier(random_state=0), X, y) > 1e-4

@@ -16,13 +16,20 @@ ACTIVATIONS = {
     "tanh": np.tanh,
     "logistic": expit,
     "identity": lambda z: z,
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
+    "gelu": lambda z: 0.5 * z * (1 + np.tanh(np.sqrt(2 / np.pi)
+                                             * (z + 0.044715 * z**3))),
+    "softplus": lambda z: np.logaddexp(0, z),
 }
 
 
 def numpy_forward(clf, X):
     """An independent forward pass from the public fitted attributes."""
     A = X
-    h = ACTIVATIONS[clf.activation]
+    names = clf.activation
+    if isinstance(names, str):
+        names = [names] * (len(clf.coefs_) - 1)
     for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
         Z = A @ W + b
         if i == len(clf.coefs_) - 1:
@@ -30,7 +37,7 @@ def numpy_forward(clf, X):
         if clf.batch_norm:
             Z = (Z - clf.running_means_[i]) / np.sqrt(clf.running_vars_[i] + 1e-5)
             Z = clf.batch_norm_scales_[i] * Z + clf.batch_norm_shifts_[i]
-        A = h(Z)
+        A = ACTIVATIONS[names[i]](Z)
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
@@ -98,22 +105,79 @@ def test_dropout_changes_training_not_prediction(digits, quiet_fit):
                     softmax(numpy_forward(dropped, X), axis=1), rtol=1e-9)
 
 
+def test_one_activation_per_hidden_layer(digits, quiet_fit):
+    X, y = digits
+    clf = quiet_fit(MLPBackpropClassifier(
+        (16, 8, 8), activation=["gelu", "tanh", "leaky_relu"], max_iter=3,
+        random_state=0), X, y)
+    assert_allclose(clf.predict_proba(X), softmax(numpy_forward(clf, X), axis=1),
+                    rtol=1e-9, atol=1e-12)
+    # The same activation for every layer, as a list or as a string.
+    a = quiet_fit(MLPBackpropClassifier((8, 8), activation=["elu", "elu"],
+                                        max_iter=2, random_state=0), X, y)
+    b = quiet_fit(MLPBackpropClassifier((8, 8), activation="elu", max_iter=2,
+                                        random_state=0), X, y)
+    assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+@pytest.mark.parametrize("activation", [["relu"], ["relu", "tanh", "relu"],
+                                        ["relu", "swish"], [1, 2]])
+def test_a_wrong_activation_list_is_refused(digits, activation):
+    X, y = digits
+    with pytest.raises(ValueError, match="one per hidden layer"):
+        MLPBackpropClassifier((8, 8), activation=activation).fit(X, y)
+
+
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+def test_label_smoothing_optimum_closed_form(loss, quiet_fit):
+    """One feature, always 0: the optimum predicts the mean smoothed target
+    m = (1 - ε) freq + ε / K, and the loss is its entropy (log loss) or the
+    targets' variance (squared error)."""
+    y = np.array([0] * 6 + [1] * 3 + [2])
+    X = np.zeros((y.size, 1))
+    eps = 0.3
+    clf = quiet_fit(MLPBackpropClassifier((), loss=loss, label_smoothing=eps,
+                                          solver="lbfgs", alpha=0.0, tol=1e-12),
+                    X, y)
+    freq = np.bincount(y) / y.size
+    m = (1 - eps) * freq + eps / 3
+    if loss == "log_loss":
+        assert_allclose(clf.predict_proba(X[:1])[0], m, rtol=1e-6)
+        assert clf.loss_ == pytest.approx(-np.sum(m * np.log(m)), rel=1e-9)
+    else:
+        assert_allclose(clf.decision_function(X[:1])[0], m, rtol=1e-6)
+        assert clf.loss_ == pytest.approx((1 - eps) ** 2 * (1 - np.sum(freq**2)),
+                                          rel=1e-9)
+
+
+def test_label_smoothing_keeps_probabilities_from_the_edges(digits, quiet_fit):
+    X, y = digits
+    kw = dict(hidden_layer_sizes=(32,), max_iter=100, random_state=0)
+    sharp = quiet_fit(MLPBackpropClassifier(**kw), X, y)
+    smooth = quiet_fit(MLPBackpropClassifier(label_smoothing=0.2, **kw), X, y)
+    # A separable problem's optimum has p_y = 1 - ε + ε / K = 0.82 on every
+    # row (without smoothing, p_y → 1).
+    assert smooth.predict_proba(X).max(axis=1).mean() < 0.82
+    assert sharp.predict_proba(X).max(axis=1).mean() > 0.95
+    assert smooth.score(X, y) > 0.99
+
+
 def test_dropout_rate_is_respected():
     """The share of dropped units matches the rate (a statistical check)."""
-    from sklearn_mcnn._network import Inputs, Network, train_epoch
+    from sklearn_mcnn._network import Dataset, Network, TrainState, train_epoch
     rng = np.random.RandomState(0)
     X = rng.normal(size=(400, 3))
     y = (np.arange(400) % 2).astype(np.int32)
     net = Network((3, 50, 2), activation="identity", dropout=0.3)
-    ws = np.empty(net.set_capacity(400, step_threads=1), dtype=np.float64)
+    net.set_capacity(400, step_threads=1)
     params = rng.normal(size=net.n_params)
     zeros = np.zeros(net.n_params)
-    empty = np.empty(0)
-    train_epoch(net, Inputs(X), y, np.ones(400), np.arange(400), False, 400,
-                params, zeros.copy(), zeros.copy(), zeros.copy(), empty, ws,
-                dict(solver=0, lr=0.0, momentum=0.0, nesterov=False, beta_1=0.9,
-                     beta_2=0.999, rho=0.9, epsilon=1e-8, max_loss=np.inf,
-                     loss_growth=np.inf, loss_floor=0.0), 0.0, 0, 123)
+    state = TrainState(net, params, np.empty(0), (zeros.copy(), zeros.copy()),
+                       dict(solver=0, momentum=0.0, nesterov=False, beta_1=0.9,
+                            beta_2=0.999, rho=0.9, epsilon=1e-8, alpha=0.0))
+    state.batch_size = 400          # learning rate 0: the weights stay
+    train_epoch(state, Dataset(X, y), None, 123)
+    ws = state.workspace
     start = net.scratch_offsets()["masks"][0]
     mask = ws[start:start + 400 * 50]
     assert_allclose(np.unique(mask), [0.0, 1 / 0.7])
@@ -140,9 +204,11 @@ def test_sparse_first_layer_matches_dense(digits, quiet_fit):
         assert_allclose(a, b, rtol=1e-8, atol=1e-10)
 
 
-def test_float32_mlp(digits, quiet_fit):
+@pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
+def test_float32_mlp(digits, activation, quiet_fit):
     X, y = digits
-    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0)
+    kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0,
+              activation=activation)
     c32 = quiet_fit(MLPBackpropClassifier(**kw), X.astype(np.float32), y)
     c64 = quiet_fit(MLPBackpropClassifier(**kw), X, y)
     assert all(w.dtype == np.float32 for w in c32.coefs_)
@@ -160,6 +226,21 @@ def test_early_stopping_and_partial_fit(digits):
     for _ in range(3):
         inc.partial_fit(X, y, classes=np.unique(y))
     assert inc.n_iter_ == 3 and inc.score(X, y) > 0.9
+
+
+def test_partial_fit_goes_on_after_a_fit_with_early_stopping(digits, quiet_fit):
+    """A fit with early stopping keeps no training-loss best (it tracks the
+    validation score); a partial_fit after it trains on, as after any fit
+    (it used to raise a TypeError)."""
+    X, y = digits
+    clf = MLPBackpropClassifier(hidden_layer_sizes=(16,), early_stopping=True,
+                                max_iter=5, random_state=0)
+    quiet_fit(clf, X, y)
+    n_iter, coef = clf.n_iter_, clf.coefs_[0].copy()
+    clf.partial_fit(X, y)
+    assert clf.n_iter_ == n_iter + 1
+    assert not np.array_equal(clf.coefs_[0], coef)
+    assert np.isfinite(clf.best_loss_) and clf.best_loss_ <= clf.loss_
 
 
 def test_cross_validated_accuracy_matches_mlpclassifier(digits):

@@ -64,12 +64,15 @@ def test_softmax(data, dtype, solver, quiet_fit):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["no-bn", "bn"])
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity",
+                                        "leaky_relu", "elu", "gelu", "softplus",
+                                        ["gelu", "leaky_relu"]])
 def test_mlp(data, dtype, batch_norm, activation, quiet_fit):
     X, y = data
     est = quiet_fit(MLPBackpropClassifier((9, 6), activation=activation,
                                           batch_norm=batch_norm, max_iter=30,
-                                          random_state=0), X.astype(dtype), y)
+                                          negative_slope=0.2, random_state=0),
+                    X.astype(dtype), y)
     model = _check(est, X, dtype)
     ops = {node.op_type for node in model.graph.node}
     assert "BatchNormalization" not in ops  # folded into the layers

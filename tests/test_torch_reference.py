@@ -26,11 +26,19 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn_mcnn._network import Inputs, Network, forward, loss_grad, train_epoch
+from sklearn_mcnn._network import (
+    Dataset,
+    Network,
+    TrainState,
+    forward,
+    loss_grad,
+    train_epoch,
+)
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 
-ACTIVATIONS = ["relu", "tanh", "logistic", "identity"]
+ACTIVATIONS = ["relu", "tanh", "logistic", "identity", "leaky_relu", "elu",
+               "gelu", "softplus"]
 LOSSES = ["log_loss", "squared_error"]
 SIZES = (6, 5, 4, 3)  # 6 features, hidden (5, 4), 3 classes
 N_SAMPLES = 23
@@ -72,14 +80,15 @@ def _problem(sparse, weights, seed=0):
     return (sp.csr_matrix(X) if sparse else X), y.astype(np.int32), sw
 
 
-def _kernel_inputs(X):
-    """``X`` as the kernels read it: an ``Inputs`` (dense rows or CSR)."""
+def _kernel_inputs(X, y=None, sw=None):
+    """``X`` (and for training its labels and weights) as the kernels read
+    them: a ``Dataset`` (dense rows or CSR)."""
     if sp.issparse(X):
         X = sp.csr_matrix(X)
         X.indices = X.indices.astype(np.int32)
         X.indptr = X.indptr.astype(np.int32)
-        return Inputs(X)
-    return Inputs(np.ascontiguousarray(X))
+        return Dataset(X, y, sw)
+    return Dataset(np.ascontiguousarray(X), y, sw)
 
 
 def _network(activation, loss, batch_norm, sizes=SIZES):
@@ -134,8 +143,13 @@ def _flatten_values(net, layers):
 
 
 def _activation(torch, name):
+    F = torch.nn.functional
     return {"relu": torch.relu, "tanh": torch.tanh, "logistic": torch.sigmoid,
-            "identity": lambda z: z}[name]
+            "identity": lambda z: z,
+            "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
+            "elu": F.elu,
+            "gelu": lambda z: F.gelu(z, approximate="tanh"),
+            "softplus": F.softplus}[name]
 
 
 def _torch_outputs(torch, layers, X, sw, activation, stats=None):
@@ -143,7 +157,8 @@ def _torch_outputs(torch, layers, X, sw, activation, stats=None):
 
     ``stats`` collects each batch-normalised layer's (mean, biased variance).
     """
-    act = _activation(torch, activation)
+    names = ([activation] * (len(layers) - 1) if isinstance(activation, str)
+             else activation)
     w = torch.tensor(sw / sw.sum())[:, None]
     a = X
     for l, (W, B, G, Be) in enumerate(layers):
@@ -156,7 +171,7 @@ def _torch_outputs(torch, layers, X, sw, activation, stats=None):
             if stats is not None:
                 stats.append((mu.detach().numpy(), var.detach().numpy()))
             z = G * (z - mu) / torch.sqrt(var + BN_EPS) + Be
-        a = act(z)
+        a = _activation(torch, names[l])(z)
 
 
 def _torch_data_loss(torch, out, y, sw, loss):
@@ -185,19 +200,20 @@ def _ours(net, X, y, sw, params, alpha):
     """Our objective, gradient and running statistics from ``loss_grad``."""
     grad = np.empty_like(params)
     running = np.zeros(net.n_running)
-    value = loss_grad(net, _kernel_inputs(X), y, sw, params.copy(), grad,
+    value = loss_grad(net, _kernel_inputs(X, y, sw), params.copy(), grad,
                       running, alpha)
     return value, grad, running
 
 
-def _train_epoch(net, inputs, y, sw, order, shuffled, batch_size, params, grad,
-                 state_1, state_2, running, workspace, hyper, alpha, t, seed):
-    """One ``train_epoch``: ``(loss_sum, t, every batch passed the guard)``."""
-    loss_sum, t, n_batches, _, _ = train_epoch(
-        net, inputs, y, sw, order, shuffled, batch_size, params, grad,
-        state_1, state_2, running, workspace, hyper, alpha, t, seed)
-    n_expected = -(-len(y) // batch_size)
-    return loss_sum, t, n_batches == n_expected
+def _train_epoch(net, data, batch_size, params, state_1, state_2, running,
+                 hyper, t):
+    """One ``train_epoch`` over the rows in order, from step ``t``:
+    ``(loss_sum, t, every batch passed the guard)``."""
+    state = TrainState(net, params, running, (state_1, state_2), hyper)
+    state.lr, state.batch_size, state.t = hyper["lr"], batch_size, t
+    loss_sum, n_batches, _, _ = train_epoch(state, data, None, 0)
+    n_expected = -(-data.n_rows // batch_size)
+    return loss_sum, state.t, n_batches == n_expected
 
 
 # ------------------------------------------------- objective and gradient
@@ -235,6 +251,59 @@ def test_loss_and_gradient_match_torch(torch, activation, loss, batch_norm, spar
 
 @pytest.mark.torch
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
+def test_one_activation_per_layer_matches_torch(torch, batch_norm, sparse):
+    activations = ("gelu", "leaky_relu")
+    net = Network(SIZES, activation=activations, batch_norm=batch_norm,
+                  capacity=N_SAMPLES)
+    params = _random_params(net, seed=7)
+    X, y, sw = _problem(sparse, "real")
+    value, grad, _ = _ours(net, X, y, sw, params, 0.02)
+    layers = _unflatten(torch, net, params)
+    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw,
+                         list(activations), "log_loss", 0.02)
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("hidden", [True, False], ids=["mlp", "softmax"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_label_smoothing_matches_torch(torch, loss, hidden, sparse):
+    """``CrossEntropyLoss(label_smoothing=ε)`` per sample, weighted; for the
+    squared error the same smoothed targets."""
+    eps, alpha = 0.15, 0.02
+    sizes = SIZES if hidden else (SIZES[0], SIZES[-1])
+    net = _network("tanh", loss, False, sizes=sizes)
+    net.label_smoothing = eps
+    params = _random_params(net, seed=8)
+    X, y, sw = _problem(sparse, "real")
+    value, grad, _ = _ours(net, X, y, sw, params, alpha)
+
+    layers = _unflatten(torch, net, params)
+    out = _torch_outputs(torch, layers, _torch_X(torch, X), sw, "tanh")
+    y_t = torch.tensor(y, dtype=torch.long)
+    if loss == "log_loss":
+        per_sample = torch.nn.functional.cross_entropy(
+            out, y_t, reduction="none", label_smoothing=eps)
+    else:
+        onehot = torch.nn.functional.one_hot(y_t, out.shape[1]).to(out.dtype)
+        target = (1 - eps) * onehot + eps / out.shape[1]
+        per_sample = ((out - target) ** 2).sum(1)
+    s = torch.tensor(sw)
+    F = ((s * per_sample).sum() / s.sum()
+         + 0.5 * alpha * sum((W ** 2).sum() for W, _, _, _ in layers))
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_unit_weights_match_torch_modules(torch, activation, loss, sparse):
@@ -251,7 +320,9 @@ def test_unit_weights_match_torch_modules(torch, activation, loss, sparse):
     value, grad, _ = _ours(net, X, y, sw, params, alpha)
 
     act = {"relu": nn.ReLU, "tanh": nn.Tanh, "logistic": nn.Sigmoid,
-           "identity": nn.Identity}[activation]
+           "identity": nn.Identity, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU,
+           "gelu": lambda: nn.GELU(approximate="tanh"),
+           "softplus": nn.Softplus}[activation]
     modules, linears, norms = [], [], []
     slices = net.layer_slices()
     for l, ((w, b, gb), n_in, n_out) in enumerate(
@@ -344,11 +415,12 @@ OPTIMISERS = {
 }
 
 
-def _hyper(lr, **options):
-    """The ``hyper`` dict exactly as the estimators build it."""
-    # No divergence bound: these steps are compared with torch's, not judged.
-    return MLPBackpropClassifier(**options)._solver_constants(
-        lr, max_loss=np.inf, loss_floor=np.inf)
+def _hyper(lr, alpha, **options):
+    """The solver's constants exactly as the estimators build them, and the
+    learning rate (no divergence bound: these steps are compared with
+    torch's, not judged)."""
+    return {**MLPBackpropClassifier(alpha=alpha, **options)._solver_constants(),
+            "lr": lr}
 
 
 @pytest.mark.torch
@@ -373,8 +445,8 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
     net = _network(activation, loss, batch_norm)
     params = _random_params(net, seed=5)
     X, y, sw = _problem(sparse, "real", seed=2)
-    inputs = _kernel_inputs(X)
-    hyper = _hyper(lr, **options)
+    inputs = _kernel_inputs(X, y, sw)
+    hyper = _hyper(lr, alpha, **options)
 
     layers = _unflatten(torch, net, params)
     groups = [
@@ -396,16 +468,13 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
             if gb is not None:
                 tight[b] = False
 
-    grad = np.empty_like(params)
     state_1, state_2 = np.zeros_like(params), np.zeros_like(params)
     running = np.zeros(net.n_running)
-    workspace = np.empty(net.set_capacity(N_SAMPLES, step_threads=1))
-    order = np.arange(N_SAMPLES, dtype=np.intp)
+    net.set_capacity(N_SAMPLES, step_threads=1)
     t = 0
     for step in range(1, n_steps + 1):
         loss_sum, t, finite = _train_epoch(
-            net, inputs, y, sw, order, False, N_SAMPLES, params, grad,
-            state_1, state_2, running, workspace, hyper, alpha, t, 0)
+            net, inputs, N_SAMPLES, params, state_1, state_2, running, hyper, t)
         assert finite and t == step
 
         opt.zero_grad()

@@ -1,0 +1,114 @@
+"""The output loss: stable softmax cross-entropy or the squared error on
+one-hot targets, its delta, and the batch's sample weights."""
+
+from cython cimport floating
+from libc.math cimport exp, log, isfinite, INFINITY
+from libc.string cimport memset
+
+from ._layout cimport Pass, Rows, row_id
+
+
+cdef enum Loss:
+    LOG_LOSS = 0
+    SQUARED_ERROR = 1
+
+
+cdef inline double softmax_row(const floating* z, floating* p,
+                               Py_ssize_t C) noexcept nogil:
+    """``p = softmax(z)``, stable (``p`` may be ``z``); returns log Σ exp z.
+
+    One ``exp`` per entry.  Scores of +inf get the whole mass (the limit).
+    """
+    cdef Py_ssize_t k
+    cdef double mx = z[0], tot = 0, e
+    for k in range(1, C):
+        if z[k] > mx:
+            mx = z[k]
+    if mx == INFINITY:
+        for k in range(C):
+            tot += z[k] == INFINITY
+        for k in range(C):
+            p[k] = <floating> ((z[k] == INFINITY) / tot)
+        return INFINITY
+    for k in range(C):
+        e = exp(z[k] - mx)
+        p[k] = <floating> e
+        tot += e
+    for k in range(C):
+        p[k] = <floating> (p[k] / tot)
+    return mx + log(tot)
+
+
+cdef inline double batch_weights(const Pass* p, floating* ws,
+                                 double total) noexcept nogil:
+    """Write ``bw_i = s_i / total`` (``total = Σ_batch s`` when 0 is given)
+    into the scratch buffer; returns the total."""
+    cdef Py_ssize_t i
+    cdef const Rows* rows = &p.rows
+    cdef floating* bw = ws + p.net.batch_weight_off
+    if total == 0:
+        for i in range(rows.n):
+            total += p.sw[row_id(rows, i)]
+    if total <= 0:
+        memset(bw, 0, rows.n * sizeof(floating))
+        return 0
+    for i in range(rows.n):
+        bw[i] = <floating> (p.sw[row_id(rows, i)] / total)
+    return total
+
+
+cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
+                               bint* finite) noexcept nogil:
+    """Σ_i s_i ℓ_i over the batch, and ``δ_out = bw_i ∂ℓ_i/∂z_i`` in the
+    first delta buffer.
+
+    The targets are ``q = (1 − ε) onehot + ε / K`` (label smoothing ε, as
+    ``torch.nn.CrossEntropyLoss``; ε = 0: the one-hot rows).  Log loss:
+    ``ℓ = −Σ_k q_k log p_k = logΣexp z − Σ_k q_k z_k`` (stable log-sum-exp),
+    the output buffer becomes the softmax probabilities ``p`` and
+    ``δ = bw (p − q)``.  Squared error: ``ℓ = ‖z − q‖²`` and
+    ``δ = 2 bw (z − q)``.
+    """
+    cdef int L = p.net.n_layers
+    cdef Py_ssize_t i, k, r, C = p.net.sizes[L], n = p.rows.n
+    cdef floating* Z = ws + p.net.act_off[L - 1]
+    cdef floating* D = ws + p.net.delta_off[0]
+    cdef const floating* bw = ws + p.net.batch_weight_off
+    cdef double eps = p.net.label_smoothing
+    cdef double off = eps / C, on = 1.0 - eps + eps / C
+    cdef double total = 0, li, diff, zsum
+    cdef floating* z
+    cdef int yi
+    for i in range(n):
+        r = row_id(&p.rows, i)
+        yi = p.y[r]
+        z = Z + i * C
+        if p.net.loss == LOG_LOSS:
+            li = -z[yi]                     # before z becomes probabilities
+            if eps > 0:
+                zsum = 0
+                for k in range(C):
+                    zsum += z[k]
+                li = -(1.0 - eps) * z[yi] - off * zsum
+            li += softmax_row(z, z, C)
+            if want_delta:
+                for k in range(C):
+                    D[i * C + k] = bw[i] * z[k]
+                if eps > 0:
+                    for k in range(C):
+                        D[i * C + k] -= <floating> (bw[i] * off)
+                    D[i * C + yi] -= <floating> (bw[i] * (1.0 - eps))
+                else:
+                    D[i * C + yi] -= bw[i]
+        else:
+            li = 0
+            for k in range(C):
+                diff = z[k] - (on if k == yi else off)
+                li += diff * diff
+                if want_delta:
+                    D[i * C + k] = <floating> (2.0 * bw[i] * diff)
+        if p.sw[r] != 0:
+            total += p.sw[r] * li
+    if not isfinite(total):
+        finite[0] = False
+    return total
