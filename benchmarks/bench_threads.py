@@ -29,8 +29,8 @@ import warnings
 import numpy as np
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _network
-from sklearn_mcnn._threads import single_threaded_blas
 from sklearn_mcnn._engine import TrainingData, full_batch_chunk_rows
+from sklearn_mcnn._threads import single_threaded_blas
 
 from _common import machine_footer, write_report
 
