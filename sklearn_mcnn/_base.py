@@ -454,7 +454,8 @@ class BaseNetworkClassifier(
         return out
 
     def _validate_predict_data(self, X):
-        check_is_fitted(self, "_params")
+        if not hasattr(self, "_params"):  # check_is_fitted costs ~7 µs
+            check_is_fitted(self, "_params")
         if (
             type(X) is np.ndarray
             and X.ndim == 2

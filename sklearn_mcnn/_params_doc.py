@@ -92,7 +92,7 @@ default='constant'
         ``'balanced'`` uses ``n_samples / (n_classes * np.bincount(y))``.
 
     label_smoothing : float, default=0.0
-        ε in ``[0, 1)``: train on the targets ``(1 - ε) · onehot(y) + ε / K``
+        Smoothing ε in ``[0, 1)`` of the targets: train on ``(1 - ε) · onehot(y) + ε / K``
         instead of the one-hot rows (K classes), as PyTorch's
         ``CrossEntropyLoss(label_smoothing=ε)``; with the log loss the loss of
         a row is ``-Σ_k q_k log p_k``. It keeps the probabilities of a

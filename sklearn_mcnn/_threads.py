@@ -86,9 +86,11 @@ def threads_for(work, n_tasks=None, tuned=False):
     return min(n, effective_n_threads())
 
 
+@functools.lru_cache(maxsize=64)
 def _layer_products(sizes):
-    """Multiply-adds per row of each layer of a network of layer ``sizes``."""
-    return [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    """Multiply-adds per row of each layer of a network of layer ``sizes``
+    (a tuple; cached: a one-row ``predict`` asks on every call)."""
+    return tuple(a * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def forward_work(sizes, n_rows):

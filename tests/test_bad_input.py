@@ -113,7 +113,7 @@ def test_invalid_hyperparameters(data, params, match):
 
 
 @pytest.mark.parametrize("params,match", [
-    (dict(activation="softplus"), "'activation' parameter"),
+    (dict(activation="swish"), "'activation' parameter"),
     (dict(loss="hinge"), "'loss' parameter"),
     (dict(dropout=1.0), "'dropout' parameter"),
     (dict(hidden_layer_sizes=(5, 0)), "hidden_layer_sizes must be positive"),

@@ -105,6 +105,21 @@ def test_dropout_changes_training_not_prediction(digits, quiet_fit):
                     softmax(numpy_forward(dropped, X), axis=1), rtol=1e-9)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("hidden", [(), (16, 8)], ids=["softmax", "mlp"])
+def test_one_row_predictions_equal_the_batch(digits, hidden, dtype, quiet_fit):
+    """One row at a time (matrix-vector products) or many (matrix products):
+    the same probabilities, to round-off."""
+    X, y = digits
+    X = X.astype(dtype)
+    clf = quiet_fit(MLPBackpropClassifier(hidden, max_iter=3, random_state=0),
+                    X, y)
+    batch = clf.predict_proba(X[:40])
+    rows = np.vstack([clf.predict_proba(X[i:i + 1]) for i in range(40)])
+    assert rows.dtype == dtype
+    assert_allclose(rows, batch, rtol=0, atol=1e-13 if dtype == np.float64 else 1e-6)
+
+
 def test_one_activation_per_hidden_layer(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(

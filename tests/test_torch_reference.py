@@ -251,6 +251,27 @@ def test_loss_and_gradient_match_torch(torch, activation, loss, batch_norm, spar
 
 @pytest.mark.torch
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_one_row_matches_torch(torch, activation, loss, sparse):
+    """A one-row batch runs every product as a matrix-vector product (gemv):
+    its objective and gradient against torch's."""
+    net = _network(activation, loss, False)
+    params = _random_params(net, seed=9)
+    X, y, sw = _problem(sparse, "real")
+    X, y, sw = X[3:4], y[3:4], sw[3:4]
+    value, grad, _ = _ours(net, X, y, sw, params, 0.02)
+    layers = _unflatten(torch, net, params)
+    F = _torch_objective(torch, layers, _torch_X(torch, X), y, sw, activation,
+                         loss, 0.02)
+    F.backward()
+    expected = _flatten_grads(net, layers)
+    assert value == pytest.approx(F.item(), rel=RTOL, abs=0)
+    assert_allclose(grad, expected, rtol=RTOL, atol=RTOL * np.abs(expected).max())
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
 @pytest.mark.parametrize("batch_norm", [False, True], ids=["plain", "bn"])
 def test_one_activation_per_layer_matches_torch(torch, batch_norm, sparse):
     activations = ("gelu", "leaky_relu")
