@@ -39,6 +39,7 @@ written to ``benchmarks/results/bench_mlp.md``, the plot to
 """
 
 import argparse
+import itertools
 import os
 import time
 import warnings
@@ -50,7 +51,14 @@ from sklearn.neural_network import MLPClassifier
 
 from sklearn_mcnn import MLPBackpropClassifier
 
-from _common import torch_epoch, machine_footer, write_report, PeakMemory, blas_threads, make_data
+from _common import (
+    PeakMemory,
+    blas_threads,
+    machine_footer,
+    make_data,
+    torch_epoch,
+    write_report,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HIDDEN = (256, 128)
@@ -117,7 +125,7 @@ def torch_model(torch, n_features, dtype):
     nn = torch.nn
     sizes = (n_features, *HIDDEN, 10)
     layers = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
@@ -172,7 +180,7 @@ class Bound:
         sizes = (X.shape[1], *HIDDEN, 10)
         rng = np.random.RandomState(0)
         self.W = [rng.normal(scale=0.05, size=(a, b)).astype(dt)
-                  for a, b in zip(sizes[:-1], sizes[1:])]
+                  for a, b in itertools.pairwise(sizes)]
         self.dW = [np.empty_like(w) for w in self.W]
         # Activations and deltas of a full batch and of the last, shorter
         # one, filled with normal numbers (no subnormals, no NaN) once.

@@ -25,13 +25,14 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine_footer, write_report
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_mcnn import MLPBackpropClassifier
+
+from _common import machine_footer, write_report
 
 
 class GlorotStart(MLPBackpropClassifier):

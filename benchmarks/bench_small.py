@@ -85,7 +85,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from _common import cpu_model, machine_footer, write_report
 from sklearn.datasets import (
     load_breast_cancer,
     load_digits,
@@ -107,6 +106,8 @@ from sklearn_mcnn import (
     OneVsOneClassifier,
     SoftmaxClassifier,
 )
+
+from _common import cpu_model, machine_footer, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHA = 1e-4          # SoftmaxClassifier's default

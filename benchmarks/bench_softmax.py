@@ -55,7 +55,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 from sklearn_mcnn import SoftmaxClassifier
 
-from _common import torch_epoch, machine_footer, write_report, PeakMemory, make_data
+from _common import PeakMemory, machine_footer, make_data, torch_epoch, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

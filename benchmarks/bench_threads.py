@@ -19,6 +19,7 @@ Run from the repository root (about a minute)::
 # SPDX-License-Identifier: BSD-3-Clause
 
 import argparse
+import itertools
 import os
 import subprocess
 import sys
@@ -26,11 +27,12 @@ import time
 import warnings
 
 import numpy as np
-from _common import machine_footer, write_report
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _network
-from sklearn_mcnn._threads import single_threaded_blas
 from sklearn_mcnn._engine import TrainingData, full_batch_chunk_rows
+from sklearn_mcnn._threads import single_threaded_blas
+
+from _common import machine_footer, write_report
 
 LOSS_GRAD = [(300, 20, 3), (1000, 20, 10), (1000, 64, 10), (2000, 64, 10),
              (4000, 64, 10), (2000, 200, 10), (5000, 100, 10),
@@ -72,7 +74,7 @@ def forward_case(n, sizes, rng):
     def run(threads):
         _network.forward(net, inputs, est._params, est._running, out, True,
                          threads)
-    work = n * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    work = n * sum(a * b for a, b in itertools.pairwise(sizes))
     return f"forward {n} rows, {'-'.join(map(str, sizes))}", work, run
 
 
@@ -95,8 +97,9 @@ def main(argv=None):
         try:
             with single_threaded_blas():
                 for name, work, run in cases:
-                    results[name, load] = [mean_seconds(lambda t=t: run(t), work)
-                                           for t in (1, 2)]
+                    results[name, load] = [
+                        mean_seconds(lambda t=t, run=run: run(t), work)
+                        for t in (1, 2)]
         finally:
             if busy is not None:
                 busy.terminate()

@@ -49,14 +49,15 @@ models = {
 for model in models.values():
     model.fit(X, y)
 
-fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.7), sharey=True)
 for ax, (name, model) in zip(axes, models.items()):
     Z = model.predict(grid).reshape(xx.shape)
     ax.contourf(xx, yy, Z, levels=[-0.5, 0.5, 1.5, 2.5], cmap=cmap, alpha=0.8)
     ax.contour(xx, yy, Z, levels=[0.5, 1.5], colors="k", linewidths=0.7)
     for k in range(3):
         ax.scatter(*X[y == k].T, s=12, c=colors[k], edgecolor="k", linewidth=0.3)
-    ax.set_title(f"{name}\ntraining accuracy {model.score(X, y):.3f}")
+    ax.set_title(f"{name}\ntraining accuracy {model.score(X, y):.3f}",
+                 fontsize=10)
     ax.set_xlabel("$x_1$")
 axes[0].set_ylabel("$x_2$")
 fig.tight_layout()
@@ -86,7 +87,7 @@ ova_random = OneVsAllClassifier(
     SoftmaxClassifier(alpha=1e-3), voting="random", random_state=0
 ).fit(X, y)
 
-fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.4), sharey=True)
 ax = axes[0]
 ax.contourf(xx, yy, ova.predict(grid).reshape(xx.shape),
             levels=[-0.5, 0.5, 1.5, 2.5], cmap=cmap, alpha=0.5)
@@ -97,7 +98,7 @@ for k in range(3):
                linewidths=2)
     ax.scatter(*X[y == k].T, s=12, c=colors[k], edgecolor="k", linewidth=0.3)
 ax.set_title("one-vs-all: lines $s_k(x) = 0$\n"
-             "grey: nobody positive, hatched: several positive")
+             "grey: nobody positive, hatched: several positive", fontsize=10)
 ax.set_xlabel("$x_1$")
 ax.set_ylabel("$x_2$")
 
@@ -105,7 +106,7 @@ ax = axes[1]
 ax.contourf(xx, yy, ova_random.predict(grid).reshape(xx.shape),
             levels=[-0.5, 0.5, 1.5, 2.5], cmap=cmap, alpha=0.9)
 ax.set_title("voting='random': one draw per grid point\n"
-             "(speckled where several classes say positive)")
+             "(speckled where several classes say positive)", fontsize=10)
 ax.set_xlabel("$x_1$")
 fig.tight_layout()
 

@@ -51,9 +51,9 @@ widths = [sizes[0] for sizes in param_grid["mlp__hidden_layer_sizes"]]
 shape = (len(alphas), len(widths))
 scores = search.cv_results_["mean_test_score"].reshape(shape).T
 times = search.cv_results_["mean_fit_time"].reshape(shape).T
-assert np.all(search.cv_results_["param_mlp__alpha"].reshape(shape).T == alphas)
+assert np.all(alphas == search.cv_results_["param_mlp__alpha"].reshape(shape).T)
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
 ax = axes[0]
 image = ax.imshow(scores, cmap="viridis", origin="lower")
 ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas])
@@ -64,14 +64,14 @@ for (i, j), value in np.ndenumerate(scores):
     ax.text(j, i, f"{value:.3f}", ha="center", va="center",
             color="w" if value < scores.mean() else "k", fontsize=9)
 fig.colorbar(image, ax=ax, label="mean CV accuracy")
-ax.set_title("GridSearchCV: mean validation accuracy")
+ax.set_title("GridSearchCV: mean validation accuracy", fontsize=10)
 
 ax = axes[1]
 for width, row in zip(widths, times):
     ax.semilogx(alphas, row * 1e3, "o-", label=f"{width} hidden units")
 ax.set_xlabel("alpha")
 ax.set_ylabel("mean fit time (ms)")
-ax.set_title("fit time per cross-validation split")
+ax.set_title("fit time per cross-validation split", fontsize=10)
 ax.legend()
 fig.tight_layout()
 

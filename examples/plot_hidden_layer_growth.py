@@ -27,8 +27,8 @@ datasets = {
 }
 widths = [0, 1, 2, 3, 8, 32]  # 0: no hidden layer, the softmax model
 
-fig, axes = plt.subplots(2, len(widths), figsize=(3 * len(widths), 6.4),
-                         sharex="row", sharey="row")
+# Two rows of three panels per data set.
+fig, axes = plt.subplots(4, 3, figsize=(9, 12.4))
 for row, (name, (X, y)) in enumerate(datasets.items()):
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, random_state=0
@@ -51,7 +51,7 @@ for row, (name, (X, y)) in enumerate(datasets.items()):
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X_train, y_train)
         proba = clf.predict_proba(grid)[:, 1].reshape(xx.shape)
-        ax = axes[row, col]
+        ax = axes[2 * row + col // 3, col % 3]
         ax.contourf(xx, yy, proba, levels=np.linspace(0, 1, 11), cmap="RdBu_r",
                     alpha=0.7)
         ax.contour(xx, yy, proba, levels=[0.5], colors="k", linewidths=1)

@@ -29,17 +29,18 @@ xx, yy = np.meshgrid(np.linspace(x_min, x_max, 150), np.linspace(y_min, y_max, 1
 grid = np.c_[xx.ravel(), yy.ravel()]
 cmap = ListedColormap(["tab:blue", "tab:orange", "tab:green"])
 
-fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), sharey=True)
+fig, axes = plt.subplots(1, 3, figsize=(9.5, 3.6), sharey=True)
 axes[0].pcolormesh(xx, yy, clf.predict(grid).reshape(xx.shape), cmap=cmap,
                    alpha=0.7, shading="auto")
-axes[0].set_title("predict: argmax of predict_proba")
+axes[0].set_title("predict:\nargmax of predict_proba", fontsize=10)
 axes[1].pcolormesh(xx, yy, clf.predict_sample(grid, random_state=0).reshape(xx.shape),
                    cmap=cmap, alpha=0.7, shading="auto")
-axes[1].set_title("predict_sample(random_state=0): one draw per point")
+axes[1].set_title("predict_sample(random_state=0):\none draw per point",
+                  fontsize=10)
 confidence = clf.predict_proba(grid).max(axis=1).reshape(xx.shape)
 mesh = axes[2].pcolormesh(xx, yy, confidence, cmap="viridis", shading="auto")
 fig.colorbar(mesh, ax=axes[2], label=r"$\max_k P(y=k|x)$")
-axes[2].set_title("confidence of the model")
+axes[2].set_title("confidence of the model", fontsize=10)
 for ax in axes:
     ax.scatter(*X_test.T, c=y_test, cmap=cmap, s=6, edgecolor="k", linewidth=0.2)
     ax.set_xlabel("$x_1$")

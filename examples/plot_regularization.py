@@ -61,9 +61,9 @@ for name, params in settings.items():
         val_loss.append(log_loss(y_val, clf.predict_proba(X_val), labels=classes))
     curves[name] = (train_loss, val_loss, clf.score(X_val, y_val))
 
-fig, axes = plt.subplots(1, len(curves), figsize=(16, 4), sharey=True)
+fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), sharex=True, sharey=True)
 epochs = np.arange(1, n_epochs + 1)
-for ax, (name, (train_loss, val_loss, acc)) in zip(axes, curves.items()):
+for ax, (name, (train_loss, val_loss, acc)) in zip(axes.flat, curves.items()):
     ax.plot(epochs, train_loss, label="training")
     ax.plot(epochs, val_loss, label="validation")
     best = int(np.argmin(val_loss))
@@ -71,8 +71,9 @@ for ax, (name, (train_loss, val_loss, acc)) in zip(axes, curves.items()):
     ax.set_title(f"{name}\nvalidation accuracy {acc:.3f}", fontsize=10)
     ax.set_xlabel("epoch")
     ax.set_yscale("log")
-axes[0].set_ylabel("log loss")
-axes[0].legend()
+for ax in axes[:, 0]:
+    ax.set_ylabel("log loss")
+axes[0, 0].legend()
 fig.tight_layout()
 
 # %%

@@ -8,7 +8,9 @@ from ._mlp import MLPBackpropClassifier  # noqa: E402
 from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
 from ._softmax import SoftmaxClassifier  # noqa: E402
 
-__version__ = "0.1.0"
+# The one source of the version: pyproject.toml, doc/conf.py and the
+# installed metadata read it; CHANGELOG.md names it (tests/test_packaging.py).
+__version__ = "0.2.0.dev0"
 
 __all__ = [
     "MLPBackpropClassifier",

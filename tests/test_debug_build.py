@@ -17,7 +17,7 @@ def _asked(name):
 
 
 def test_the_imported_build_is_the_one_asked_for():
-    assert _network.BUILD == {
+    assert {
         "bounds_checked": _asked("SKLEARN_MCNN_DEBUG"),
         "address_sanitizer": _asked("SKLEARN_MCNN_ASAN"),
-    }
+    } == _network.BUILD

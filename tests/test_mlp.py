@@ -1,13 +1,11 @@
 """MLPBackpropClassifier: forward pass, dropout, batch norm, references."""
 
-import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, softmax
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
@@ -24,12 +22,6 @@ ACTIVATIONS = {
                                              * (z + 0.044715 * z**3))),
     "softplus": lambda z: np.logaddexp(0, z),
 }
-
-
-def quiet_fit(est, X, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y, **kwargs)
 
 
 def numpy_forward(clf, X):
@@ -52,7 +44,7 @@ def numpy_forward(clf, X):
 @pytest.mark.parametrize("batch_norm", [False, True])
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
 def test_predict_proba_is_the_numpy_forward_pass(digits, activation, batch_norm,
-                                                 dropout):
+                                                 dropout, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(
         hidden_layer_sizes=(16, 8), activation=activation, batch_norm=batch_norm,
@@ -65,7 +57,7 @@ def test_predict_proba_is_the_numpy_forward_pass(digits, activation, batch_norm,
     assert_array_equal(clf.predict_proba(X), clf.predict_proba(X))
 
 
-def test_fitted_attributes_have_mlpclassifier_shapes(digits):
+def test_fitted_attributes_have_mlpclassifier_shapes(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(20, 7), max_iter=2, random_state=0)
     ours = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -79,7 +71,7 @@ def test_fitted_attributes_have_mlpclassifier_shapes(digits):
         assert hasattr(ours, name)
 
 
-def test_batch_norm_prediction_uses_running_statistics(digits):
+def test_batch_norm_prediction_uses_running_statistics(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(hidden_layer_sizes=(32,),
                                           batch_norm=True, max_iter=5,
@@ -97,7 +89,7 @@ def test_batch_norm_prediction_uses_running_statistics(digits):
     assert not np.allclose(plain.coefs_[0], clf.coefs_[0])
 
 
-def test_dropout_changes_training_not_prediction(digits):
+def test_dropout_changes_training_not_prediction(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(64,), max_iter=5, random_state=0)
     plain = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -115,7 +107,7 @@ def test_dropout_changes_training_not_prediction(digits):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("hidden", [(), (16, 8)], ids=["softmax", "mlp"])
-def test_one_row_predictions_equal_the_batch(digits, hidden, dtype):
+def test_one_row_predictions_equal_the_batch(digits, hidden, dtype, quiet_fit):
     """One row at a time (matrix-vector products) or many (matrix products):
     the same probabilities, to round-off."""
     X, y = digits
@@ -128,7 +120,7 @@ def test_one_row_predictions_equal_the_batch(digits, hidden, dtype):
     assert_allclose(rows, batch, rtol=0, atol=1e-13 if dtype == np.float64 else 1e-6)
 
 
-def test_one_activation_per_hidden_layer(digits):
+def test_one_activation_per_hidden_layer(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(
         (16, 8, 8), activation=["gelu", "tanh", "leaky_relu"], max_iter=3,
@@ -152,7 +144,7 @@ def test_a_wrong_activation_list_is_refused(digits, activation):
 
 
 @pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
-def test_label_smoothing_optimum_closed_form(loss):
+def test_label_smoothing_optimum_closed_form(loss, quiet_fit):
     """One feature, always 0: the optimum predicts the mean smoothed target
     m = (1 - ε) freq + ε / K, and the loss is its entropy (log loss) or the
     targets' variance (squared error)."""
@@ -173,7 +165,7 @@ def test_label_smoothing_optimum_closed_form(loss):
                                           rel=1e-9)
 
 
-def test_label_smoothing_keeps_probabilities_from_the_edges(digits):
+def test_label_smoothing_keeps_probabilities_from_the_edges(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(32,), max_iter=100, random_state=0)
     sharp = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -208,7 +200,7 @@ def test_dropout_rate_is_respected():
     assert abs(np.mean(mask == 0) - 0.3) < 0.015
 
 
-def test_squared_error_loss_learns(digits):
+def test_squared_error_loss_learns(digits, quiet_fit):
     X, y = digits
     clf = quiet_fit(MLPBackpropClassifier(hidden_layer_sizes=(64,),
                                           loss="squared_error", max_iter=50,
@@ -218,7 +210,7 @@ def test_squared_error_loss_learns(digits):
     assert_allclose(clf.predict_proba(X).sum(axis=1), 1)
 
 
-def test_sparse_first_layer_matches_dense(digits):
+def test_sparse_first_layer_matches_dense(digits, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0, dropout=0.1)
     dense = quiet_fit(MLPBackpropClassifier(**kw), X, y)
@@ -228,7 +220,7 @@ def test_sparse_first_layer_matches_dense(digits):
 
 
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
-def test_float32_mlp(digits, activation):
+def test_float32_mlp(digits, activation, quiet_fit):
     X, y = digits
     kw = dict(hidden_layer_sizes=(16,), max_iter=3, random_state=0,
               activation=activation)
@@ -251,7 +243,7 @@ def test_early_stopping_and_partial_fit(digits):
     assert inc.n_iter_ == 3 and inc.score(X, y) > 0.9
 
 
-def test_partial_fit_goes_on_after_a_fit_with_early_stopping(digits):
+def test_partial_fit_goes_on_after_a_fit_with_early_stopping(digits, quiet_fit):
     """A fit with early stopping keeps no training-loss best (it tracks the
     validation score); a partial_fit after it trains on, as after any fit
     (it used to raise a TypeError)."""

@@ -1,12 +1,11 @@
 """ONNX export: onnxruntime's predictions equal ours to float tolerance."""
 
-import warnings
 
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 
 onnx = pytest.importorskip("onnx")
@@ -54,17 +53,12 @@ def _check(est, X, dtype):
     return model
 
 
-def _fit(est, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(X, y)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
-def test_softmax(data, dtype, solver):
+def test_softmax(data, dtype, solver, quiet_fit):
     X, y = data
-    est = _fit(SoftmaxClassifier(solver=solver, random_state=0), X.astype(dtype), y)
+    est = quiet_fit(SoftmaxClassifier(solver=solver, random_state=0),
+                    X.astype(dtype), y)
     _check(est, X, dtype)
 
 
@@ -73,12 +67,12 @@ def test_softmax(data, dtype, solver):
 @pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity",
                                         "leaky_relu", "elu", "gelu", "softplus",
                                         ["gelu", "leaky_relu"]])
-def test_mlp(data, dtype, batch_norm, activation):
+def test_mlp(data, dtype, batch_norm, activation, quiet_fit):
     X, y = data
-    est = _fit(MLPBackpropClassifier((9, 6), activation=activation,
-                                     batch_norm=batch_norm, max_iter=30,
-                                     negative_slope=0.2, random_state=0),
-               X.astype(dtype), y)
+    est = quiet_fit(MLPBackpropClassifier((9, 6), activation=activation,
+                                          batch_norm=batch_norm, max_iter=30,
+                                          negative_slope=0.2, random_state=0),
+                    X.astype(dtype), y)
     model = _check(est, X, dtype)
     ops = {node.op_type for node in model.graph.node}
     assert "BatchNormalization" not in ops  # folded into the layers
@@ -86,51 +80,52 @@ def test_mlp(data, dtype, batch_norm, activation):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_mlp_with_dropout_and_batch_norm(data, dtype):
+def test_mlp_with_dropout_and_batch_norm(data, dtype, quiet_fit):
     X, y = data
-    est = _fit(MLPBackpropClassifier((12,), dropout=0.3, batch_norm=True,
-                                     max_iter=30, random_state=0),
-               X.astype(dtype), y)
+    est = quiet_fit(MLPBackpropClassifier((12,), dropout=0.3, batch_norm=True,
+                                          max_iter=30, random_state=0),
+                    X.astype(dtype), y)
     _check(est, X, dtype)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_mlp_lbfgs_batch_norm_and_squared_error(data, dtype):
+def test_mlp_lbfgs_batch_norm_and_squared_error(data, dtype, quiet_fit):
     X, y = data
     for est in (MLPBackpropClassifier((5,), batch_norm=True, solver="lbfgs",
                                       max_iter=50, random_state=0),
                 MLPBackpropClassifier((5,), loss="squared_error", max_iter=30,
                                       random_state=0)):
-        _check(_fit(est, X.astype(dtype), y), X, dtype)
+        _check(quiet_fit(est, X.astype(dtype), y), X, dtype)
 
 
-def test_binary_string_labels_and_no_hidden_layer(data):
+def test_binary_string_labels_and_no_hidden_layer(data, quiet_fit):
     X, y = data
     y = np.where(y % 2 == 0, "even", "odd")
     for est in (SoftmaxClassifier(),
                 MLPBackpropClassifier((), max_iter=30, random_state=0)):
-        est = _fit(est, X, y)
+        est = quiet_fit(est, X, y)
         label, _ = _run(to_onnx(est), X.astype(np.float32))
         assert set(est.classes_[label]) <= {"even", "odd"}
         _check(est, X, np.float32)
 
 
-def test_cross_dtype_export(data):
+def test_cross_dtype_export(data, quiet_fit):
     """A float64 model exported as float32 (and conversely) agrees to
     float32 tolerance."""
     X, y = data
     for fit_dtype, export_dtype in ((np.float64, np.float32),
                                     (np.float32, np.float64)):
-        est = _fit(MLPBackpropClassifier((8,), batch_norm=True, max_iter=30,
-                                         random_state=0), X.astype(fit_dtype), y)
+        est = quiet_fit(MLPBackpropClassifier((8,), batch_norm=True, max_iter=30,
+                                              random_state=0),
+                        X.astype(fit_dtype), y)
         _, proba = _run(to_onnx(est, dtype=export_dtype), X.astype(export_dtype))
         assert_allclose(proba, est.predict_proba(X.astype(fit_dtype)),
                         **TOLERANCE[np.float32])
 
 
-def test_model_round_trips_through_bytes(data, tmp_path):
+def test_model_round_trips_through_bytes(data, tmp_path, quiet_fit):
     X, y = data
-    est = _fit(MLPBackpropClassifier((6,), max_iter=20, random_state=0), X, y)
+    est = quiet_fit(MLPBackpropClassifier((6,), max_iter=20, random_state=0), X, y)
     path = tmp_path / "model.onnx"
     onnx.save(to_onnx(est), path)
     model = onnx.load(path)

@@ -5,6 +5,8 @@ Each case runs in a fresh interpreter and counts the process's OS threads
 once started, keeps its threads, so a fit that used more than one thread
 leaves more threads behind.  (OpenBLAS starts its threads when it loads,
 before the first count.)
+
+That any number of threads gives the bits of one is in test_concurrency.py.
 """
 
 import json
@@ -12,13 +14,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import warnings
 
-import numpy as np
 import pytest
-from sklearn.datasets import make_classification
 
-from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _threads
+from sklearn_mcnn import _threads
 
 pytestmark = pytest.mark.skipif(
     not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
@@ -111,21 +110,3 @@ def test_limits_are_read_at_each_fit():
     with threadpool_limits(1):
         assert _threads.effective_n_threads() == 1
     assert _threads.effective_n_threads() == full
-
-
-@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
-def test_tuned_thread_counts_give_the_same_bits(monkeypatch, solver):
-    # L-BFGS's objective and the training steps under the tuner, on one
-    # thread and on two (the tuner probing one thread now and then).
-    X, y = make_classification(n_samples=600, n_features=40, n_informative=10,
-                               n_classes=3, random_state=0)
-    est = (SoftmaxClassifier(max_iter=30) if solver == "lbfgs" else
-           MLPBackpropClassifier((30,), max_iter=3, random_state=0))
-    coefs = {}
-    for threads in (1, 2):
-        monkeypatch.setattr(_threads, "MIN_TUNED_WORK_PER_THREAD", 1)
-        monkeypatch.setattr(_threads, "effective_n_threads", lambda t=threads: t)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            coefs[threads] = est.fit(X, y)._params.copy()
-    np.testing.assert_array_equal(coefs[1], coefs[2])
