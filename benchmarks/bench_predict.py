@@ -28,13 +28,14 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from _common import cpu_model, machine_footer, write_report
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
 from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 from sklearn_mcnn._threads import effective_n_threads
+
+from _common import cpu_model, machine_footer, write_report
 
 MODELS = {
     "softmax 784-10": (784, ()),
@@ -101,6 +102,20 @@ def as_torch(torch, X):
     return torch.from_numpy(X)
 
 
+def make_contenders(ours, ref, npf, thf, X, Xt, method, torch):
+    """The calls to time, all on the same rows."""
+    contenders = {
+        "ours": lambda: getattr(ours, method)(X),
+        "numpy": (lambda: npf(X)) if method == "predict_proba"
+        else (lambda: np.argmax(npf(X), axis=1)),
+        "sklearn": lambda: getattr(ref, method)(X),
+    }
+    if thf is not None:
+        contenders["torch"] = ((lambda: thf(Xt)) if method == "predict_proba"
+                               else (lambda: torch.argmax(thf(Xt), dim=1)))
+    return contenders
+
+
 def median_seconds(contenders, n_rows, budget):
     """Interleaved timing: round after round, each contender once (several
     calls for small inputs, so one round takes ~budget/10 s), medians."""
@@ -164,16 +179,8 @@ def main(argv=None):
                     X = sp.csr_matrix(X_all[:n]) if sparse else X_all[:n].copy()
                     Xt = as_torch(torch, X) if torch else None
                     for method in ("predict_proba", "predict"):
-                        contenders = {
-                            "ours": lambda: getattr(ours, method)(X),
-                            "numpy": (lambda: npf(X)) if method == "predict_proba"
-                            else (lambda: np.argmax(npf(X), axis=1)),
-                            "sklearn": lambda: getattr(ref, method)(X),
-                        }
-                        if thf is not None:
-                            contenders["torch"] = (
-                                (lambda: thf(Xt)) if method == "predict_proba"
-                                else (lambda: torch.argmax(thf(Xt), dim=1)))
+                        contenders = make_contenders(ours, ref, npf, thf, X,
+                                                     Xt, method, torch)
                         t = median_seconds(contenders, n, args.budget)
                         ratio = {k: t["ours"] / v for k, v in t.items()}
                         lines.append(

@@ -47,7 +47,6 @@ from sklearn_mcnn import OneVsAllClassifier, OneVsOneClassifier
 from _common import PeakMemory, make_data
 
 
-
 def _fit_counting_warnings(model, X, y):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)

@@ -13,7 +13,8 @@ activation     ``h(z)``                                    ``h'(z)``
 identity       ``z``                                       1
 relu           ``max(z, 0)``                               ``a > 0``
 leaky_relu     ``z`` if ``z > 0`` else ``s z`` (``s≥0``)    1 if ``a > 0`` else ``s``
-elu            ``z`` if ``z > 0`` else ``e^z - 1``          1 if ``a > 0`` else ``a + 1``
+elu            ``z`` if ``z > 0`` else ``e^z - 1``          1 if ``a > 0`` else
+                                                           ``a + 1``
 gelu           ``z/2 (1 + tanh(c (z + 0.044715 z³)))``,    from ``z``
                ``c = √(2/π)`` (the tanh approximation)
 softplus       ``log(1 + e^z)``                            ``1 - e^{-a}``

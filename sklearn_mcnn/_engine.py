@@ -44,10 +44,7 @@ def full_batch_chunk_rows(sizes):
 def as_dataset(X, y=None, sample_weight=None):
     """The rows of X (dense or sparse), and for training their class
     indices and weights, as the kernels read them."""
-    if sp.issparse(X):
-        X = X.tocsr()
-    else:
-        X = np.ascontiguousarray(X)
+    X = X.tocsr() if sp.issparse(X) else np.ascontiguousarray(X)
     return _network.Dataset(X, y, sample_weight)
 
 

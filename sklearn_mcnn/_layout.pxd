@@ -40,7 +40,7 @@ ctypedef struct Layout:
     const Py_ssize_t* sizes      # L + 1 layer widths
     const int* activation        # hidden activation of layers 0 .. L-2
     double negative_slope        # of leaky_relu
-    const Py_ssize_t* weight_off # offset of W_l in the parameter vector
+    const Py_ssize_t* weight_off  # offset of W_l in the parameter vector
     const Py_ssize_t* bias_off   # offset of b_l
     const Py_ssize_t* bn_off     # offset of γ_l (β_l follows; -1: no batch norm)
     const Py_ssize_t* running_off  # layer l's running mean (variance follows)
@@ -57,8 +57,7 @@ ctypedef struct Layout:
     const Py_ssize_t* mask_off   # dropout masks
     const Py_ssize_t* norm_off   # batch norm: normalised pre-activations ẑ
     const Py_ssize_t* stats_off  # batch norm: batch mean, then 1 / std
-    const Py_ssize_t* pre_off    # pre-activations z, where h' needs them
-                                 # (-1: not kept)
+    const Py_ssize_t* pre_off    # pre-activations z where h' needs them (-1)
     Py_ssize_t gather_off        # gathered dense input batch
     Py_ssize_t delta_off[3]      # delta buffers, capacity × widest layer;
     int n_delta                  # three in training steps, else two

@@ -111,7 +111,9 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
 
     _parameter_constraints: dict = {
         **BaseNetworkClassifier._parameter_constraints,
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like", Interval(Integral, 1, None, closed="left")
+        ],
         "activation": [StrOptions(set(ACTIVATIONS)), list, tuple],
         "negative_slope": [Interval(Real, 0, 1, closed="left")],
         "loss": [StrOptions({"log_loss", "squared_error"})],

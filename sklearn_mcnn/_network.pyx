@@ -54,8 +54,7 @@ from ._activations cimport (ELU, GELU, IDENTITY, LEAKY_RELU, LOGISTIC, RELU,
                             SOFTPLUS, TANH, needs_pre_activation)
 from ._layers cimport (backward_layers, bias_grad, dense_batch,
                        forward_layers, layer_delta, layer_forward, layer_grad)
-from ._layout cimport (Layout, Pass, Rows, Source, block_width, delta_offset,
-                       n_blocks)
+from ._layout cimport Layout, Pass, Source, block_width, delta_offset, n_blocks
 from ._loss cimport LOG_LOSS, SQUARED_ERROR, batch_weights, output_loss, softmax_row
 from ._optimizers cimport ADAGRAD, ADAM, RMSPROP, SGD, Hyper, update
 from ._random cimport splitmix64

@@ -92,13 +92,13 @@ default='constant'
         ``'balanced'`` uses ``n_samples / (n_classes * np.bincount(y))``.
 
     label_smoothing : float, default=0.0
-        Smoothing ε in ``[0, 1)`` of the targets: train on ``(1 - ε) · onehot(y) + ε / K``
-        instead of the one-hot rows (K classes), as PyTorch's
-        ``CrossEntropyLoss(label_smoothing=ε)``; with the log loss the loss of
-        a row is ``-Σ_k q_k log p_k``. It keeps the probabilities of a
-        separable problem away from 0 and 1 (the optimum has
-        ``p_y ≤ 1 - ε + ε / K``). The objective, ``loss_`` and ``loss_curve_``
-        include it."""
+        Smoothing ε in ``[0, 1)`` of the targets: train on
+        ``(1 - ε) · onehot(y) + ε / K`` instead of the one-hot rows (K
+        classes), as PyTorch's ``CrossEntropyLoss(label_smoothing=ε)``; with
+        the log loss the loss of a row is ``-Σ_k q_k log p_k``. It keeps the
+        probabilities of a separable problem away from 0 and 1 (the optimum
+        has ``p_y ≤ 1 - ε + ε / K``). The objective, ``loss_`` and
+        ``loss_curve_`` include it."""
 
 FITTED_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)

@@ -30,6 +30,7 @@ The results are the same bits with any thread count.
 
 import contextlib
 import functools
+import itertools
 import os
 
 import threadpoolctl
@@ -90,7 +91,7 @@ def threads_for(work, n_tasks=None, tuned=False):
 def _layer_products(sizes):
     """Multiply-adds per row of each layer of a network of layer ``sizes``
     (a tuple; cached: a one-row ``predict`` asks on every call)."""
-    return tuple(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    return tuple(a * b for a, b in itertools.pairwise(sizes))
 
 
 def forward_work(sizes, n_rows):
@@ -99,7 +100,7 @@ def forward_work(sizes, n_rows):
     return n_rows * sum(_layer_products(sizes))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _blas_controller():
     return threadpoolctl.ThreadpoolController()
 

@@ -137,6 +137,7 @@ class TrainingMixin:
                 f"(status={result.status}): {result.message}. Increase max_iter "
                 "or scale the data.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
 
     def _minimize(self, objective, on_iteration):
@@ -335,6 +336,7 @@ class TrainingMixin:
                     f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
                     "reached and the optimization hasn't converged yet.",
                     ConvergenceWarning,
+                    stacklevel=2,
                 )
         return best_params
 
@@ -386,6 +388,7 @@ class TrainingMixin:
                 "without looking at the features. Lower learning_rate_init, "
                 "scale the input features, or train for more iterations.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
 
     def _validation_split(self, data, rng):

@@ -26,6 +26,8 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
+
+from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 from sklearn_mcnn._network import (
     Dataset,
     Network,
@@ -34,8 +36,6 @@ from sklearn_mcnn._network import (
     loss_grad,
     train_epoch,
 )
-
-from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
 
 ACTIVATIONS = ["relu", "tanh", "logistic", "identity", "leaky_relu", "elu",
                "gelu", "softplus"]
@@ -485,7 +485,7 @@ def test_optimiser_steps_match_torch(torch, optimiser, activation, loss,
     # loosely; every other one to round-off.
     tight = np.ones(net.n_params, dtype=bool)
     if options["solver"] != "sgd":
-        for w, b, gb in net.layer_slices():
+        for _w, b, gb in net.layer_slices():
             if gb is not None:
                 tight[b] = False
 
