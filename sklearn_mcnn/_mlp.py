@@ -134,6 +134,9 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         warm_start=False,
         verbose=0,
         class_weight=None,
+        scoring=None,
+        cosine_period=None,
+        cosine_period_mult=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -162,6 +165,9 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.class_weight = class_weight
+        self.scoring = scoring
+        self.cosine_period = cosine_period
+        self.cosine_period_mult = cosine_period_mult
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes

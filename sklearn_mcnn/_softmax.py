@@ -72,6 +72,9 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         warm_start=False,
         verbose=0,
         class_weight=None,
+        scoring=None,
+        cosine_period=None,
+        cosine_period_mult=1,
     ):
         self.alpha = alpha
         self.solver = solver
@@ -95,6 +98,9 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         self.warm_start = warm_start
         self.verbose = verbose
         self.class_weight = class_weight
+        self.scoring = scoring
+        self.cosine_period = cosine_period
+        self.cosine_period_mult = cosine_period_mult
 
     def _set_public_attributes(self):
         (w, b, _), = self._net.layer_slices()
