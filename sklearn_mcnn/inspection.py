@@ -33,10 +33,10 @@ def _score_name(scoring):
 
 
 class TrainingCurveDisplay:
-    """Training curves of a fitted network: training loss, validation loss
-    and validation score per epoch, and the best epoch.
+    """Training curves of a fitted network, epoch by epoch.
 
-    Build it with :meth:`from_estimator`; the constructor takes the curves
+    The training loss, validation loss and validation score per epoch, and
+    a mark at the best epoch.  Build it with :meth:`from_estimator`; the constructor takes the curves
     themselves (for curves kept from earlier fits).
 
     Parameters
@@ -100,7 +100,8 @@ class TrainingCurveDisplay:
     >>> from sklearn_mcnn.inspection import TrainingCurveDisplay
     >>> X, y = load_digits(return_X_y=True)
     >>> X = StandardScaler().fit_transform(X)
-    >>> clf = MLPBackpropClassifier((32,), early_stopping=True, max_iter=40,
+    >>> clf = MLPBackpropClassifier((32,), early_stopping=True,
+    ...                             learning_rate_init=0.01,
     ...                             random_state=0).fit(X, y)
     >>> display = TrainingCurveDisplay.from_estimator(clf)
     >>> display.best_epoch == 1 + clf.validation_scores_.index(
@@ -120,8 +121,7 @@ class TrainingCurveDisplay:
 
     @classmethod
     def from_estimator(cls, estimator, *, ax=None):
-        """Plot the curves of a fitted ``SoftmaxClassifier`` or
-        ``MLPBackpropClassifier``.
+        """Plot the curves of a fitted network estimator.
 
         The best epoch is that of the best validation score (the weights
         that early stopping keeps) when the estimator has validation scores,
@@ -212,8 +212,10 @@ class TrainingCurveDisplay:
 
 
 class LRRangeTestDisplay:
-    """The learning-rate range test's plot: the loss against the learning
-    rate (log scale), raw and smoothed, and the suggested rate.
+    """The learning-rate range test's plot.
+
+    The loss against the learning rate (log scale), raw and smoothed, and
+    the suggested rate.
 
     Build it with :meth:`from_estimator` (runs
     :func:`~sklearn_mcnn.utils.lr_range_test`) or :meth:`from_result`.
