@@ -342,12 +342,16 @@ default=None
                 f"y_val contains labels {unknown.tolist()} that are not in "
                 f"the classes {classes.tolist()} of y."
             )
+        if sample_weight_val is not None:
+            sample_weight_val = np.asarray(sample_weight_val)
+            if sample_weight_val.ndim == 1 and np.any(sample_weight_val < 0):
+                raise ValueError("Negative values in sample_weight_val.")
+            if sample_weight_val.ndim == 1 and np.all(sample_weight_val == 0):
+                raise ValueError("The validation sample weights "
+                                 "(sample_weight_val) are all zero.")
         sample_weight_val = _check_sample_weight(
             sample_weight_val, X_val, dtype=np.float64, ensure_non_negative=True
         )
-        if not np.any(sample_weight_val > 0):
-            raise ValueError("The validation sample weights (sample_weight_val) "
-                             "are all zero.")
         return X_val, np.searchsorted(classes, y_val), sample_weight_val
 
     def _check_scoring(self):
