@@ -351,8 +351,8 @@ class TrainingMixin:
             if self.verbose:
                 line = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
                 if val is not None:
-                    line += (f", validation loss = {val_loss:.8f}, "
-                             f"validation score = {score:.6f}")
+                    line += (f", validation score = {score:.6f}, "
+                             f"validation loss = {val_loss:.8f}")
                 print(f"{line}, {time.perf_counter() - tic:.2f} s", flush=True)
             if callbacks.end():
                 break
