@@ -48,8 +48,9 @@ print(f"suggested learning_rate_init: {lr:.3g}")
 # Early stopping on the validation rows, watching their loss
 # ----------------------------------------------------------
 # ``scoring='loss'`` stops when the validation objective stops falling and
-# keeps the weights of its best epoch. Training loss, validation loss and
-# (on the right-hand scale) the validation score are drawn per epoch.
+# keeps the weights of its best epoch (the dashed line). The training loss
+# is the mean over each epoch's batches, the validation loss that of the
+# model at the end of the epoch.
 clf = net.set_params(learning_rate_init=lr, early_stopping=True,
                      scoring="loss", n_iter_no_change=8, max_iter=150)
 clf.fit(X_train, y_train, X_val=X_val, y_val=y_val)
@@ -63,9 +64,10 @@ plt.show()
 # -----------------------------------
 # ``learning_rate='cosine'`` with ``cosine_period=10`` and
 # ``cosine_period_mult=2`` anneals the rate over cycles of 10, 20 and 40
-# epochs, each restarting at ``learning_rate_init``. The restarts show as
-# bumps in the training loss; we watch accuracy on the validation rows
-# (``early_stopping`` with a patience longer than the fit).
+# epochs, each restarting at ``learning_rate_init`` (the grey bands). We
+# watch the accuracy on the validation rows (right-hand scale), with
+# ``early_stopping`` and a patience longer than the fit: all 70 epochs run,
+# and the weights of the best epoch are kept.
 sgdr = MLPBackpropClassifier(hidden_layer_sizes=(64,), solver="sgd",
                              batch_size=64, learning_rate="cosine",
                              learning_rate_init=lr, cosine_period=10,
@@ -79,7 +81,6 @@ fig, ax = plt.subplots()
 display = TrainingCurveDisplay.from_estimator(sgdr, ax=ax)
 for restart in (10, 30):
     ax.axvline(restart + 0.5, color="0.8", linewidth=4, zorder=0)
-ax.set_title("Warm restarts after epochs 10 and 30")
 plt.show()
 
 # %%

@@ -125,7 +125,9 @@ class TrainingCurveDisplay:
 
         The best epoch is that of the best validation score (the weights
         that early stopping keeps) when the estimator has validation scores,
-        else that of the lowest training loss.
+        else that of the lowest training loss.  With ``scoring='loss'`` the
+        validation score is the negated validation loss, which is drawn
+        already: it is not drawn twice.
 
         Parameters
         ----------
@@ -150,12 +152,15 @@ class TrainingCurveDisplay:
             best_epoch = int(np.argmin(loss_curve)) + 1
         else:
             best_epoch = None
+        scoring = getattr(estimator, "scoring", None)
+        redundant = isinstance(scoring, str) and scoring == "loss" and val_loss
         display = cls(
             loss_curve=loss_curve,
             validation_loss_curve=None if not val_loss else np.asarray(val_loss),
-            validation_scores=None if not scores else np.asarray(scores),
+            validation_scores=(None if not scores or redundant
+                               else np.asarray(scores)),
             best_epoch=best_epoch,
-            score_name=_score_name(getattr(estimator, "scoring", None)),
+            score_name=_score_name(scoring),
             x_label="iteration" if estimator.solver == "lbfgs" else "epoch",
         )
         return display.plot(ax=ax)
@@ -205,7 +210,9 @@ class TrainingCurveDisplay:
                 self.best_epoch, color="k", linestyle="--", linewidth=1,
                 label=f"best {self.x_label} ({self.best_epoch})")
             handles.append(self.best_epoch_line_)
-        ax.legend(handles=handles, loc="upper right")
+        # Above the axes: the twin axes would draw over a legend inside.
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncol=2, frameon=False)
         self.ax_ = ax
         self.figure_ = ax.figure
         return self

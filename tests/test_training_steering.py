@@ -622,6 +622,21 @@ def test_training_curve_display(pyplot, split_digits):
     fig.canvas.draw()       # renders
 
 
+def test_training_curve_display_with_scoring_loss(pyplot, split_digits):
+    """scoring='loss': the score is the negated validation loss, drawn once;
+    the best epoch is that of the lowest validation loss."""
+    from sklearn_mcnn.inspection import TrainingCurveDisplay
+
+    X, y, X_val, y_val = split_digits
+    clf = _mlp(early_stopping=True, scoring="loss", max_iter=30,
+               n_iter_no_change=3).fit(X, y, X_val=X_val, y_val=y_val)
+    display = TrainingCurveDisplay.from_estimator(clf)
+    assert display.validation_score_line_ is None
+    assert display.best_epoch == 1 + int(np.argmin(clf.validation_loss_curve_))
+    assert [t.get_text() for t in display.ax_.get_legend().get_texts()] == [
+        "training loss", "validation loss", f"best epoch ({display.best_epoch})"]
+
+
 def test_training_curve_display_without_validation(pyplot):
     from sklearn_mcnn.inspection import TrainingCurveDisplay
 
