@@ -1,6 +1,6 @@
 """
 Watching and steering training: curves, learning-rate finder, progress
-=====================================================================
+======================================================================
 
 A network trained with early stopping on validation rows we choose
 (``fit(X, y, X_val=..., y_val=...)``, as scikit-learn's
