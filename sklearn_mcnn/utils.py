@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import Bunch, _safe_indexing, check_random_state, indexable
 from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils.class_weight import compute_class_weight
 
 from ._onnx import to_onnx
 
@@ -108,7 +109,8 @@ def lr_range_test(estimator, X, y, *, sample_weight=None, min_lr=1e-7,
     (``batch_size`` of the estimator; the rows are reshuffled at every pass
     over the data) with ``learning_rate='constant'``, so momentum and the
     adaptive solvers' statistics carry over from step to step as in
-    training.  The recorded loss of a step is the batch's objective before
+    training; ``class_weight`` weighs the rows as in ``fit`` (computed over
+    all of y).  The recorded loss of a step is the batch's objective before
     its update (as the epochs' ``loss_curve_``).  The test stops early when
     the smoothed loss exceeds ``diverge_factor`` times its minimum, or when
     training diverges (the estimator's divergence error).
@@ -194,6 +196,14 @@ def lr_range_test(estimator, X, y, *, sample_weight=None, min_lr=1e-7,
     est = clone(estimator).set_params(
         learning_rate="constant", early_stopping=False, warm_start=False,
         verbose=0)
+    if est.class_weight is not None:
+        # The class weights of the whole y, as fit computes them (partial_fit
+        # would balance each batch by its own counts).
+        weights = compute_class_weight(est.class_weight, classes=classes,
+                                       y=y_array)[np.searchsorted(classes, y_array)]
+        sample_weight = weights if sample_weight is None else (
+            np.asarray(sample_weight, dtype=np.float64) * weights)
+        est.set_params(class_weight=None)
     batch_size = (min(200, n) if est.batch_size == "auto"
                   else min(est.batch_size, n))
     rng = check_random_state(estimator.random_state if random_state is None

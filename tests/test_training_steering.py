@@ -571,6 +571,21 @@ def test_steepest_descent_rule():
     assert _steepest_descent(rates, rising, skip=5) == pytest.approx(1e-7)
 
 
+def test_lr_range_test_class_weight_as_fit(split_digits):
+    """class_weight weighs each step's rows as fit does (over all of y): the
+    same losses as the explicit sample weights of compute_class_weight."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    X, y, _, _ = split_digits
+    classes = np.unique(y)
+    weights = compute_class_weight("balanced", classes=classes, y=y)[y]
+    balanced = lr_range_test(_mlp(class_weight="balanced"), X, y, n_steps=30,
+                             random_state=0)
+    explicit = lr_range_test(_mlp(), X, y, sample_weight=weights, n_steps=30,
+                             random_state=0)
+    assert_allclose(balanced.losses, explicit.losses, rtol=1e-12)
+
+
 def test_lr_range_test_needs_a_stochastic_solver(split_digits):
     X, y, _, _ = split_digits
     with pytest.raises(ValueError, match="stochastic solver"):
