@@ -22,6 +22,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.metrics import check_scoring
 from sklearn.utils import check_random_state, compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -101,6 +102,9 @@ class BaseNetworkClassifier(
         "verbose": ["verbose"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "scoring": [str, callable, None],
+        "cosine_period": [Interval(Integral, 1, None, closed="left"), None],
+        "cosine_period_mult": [Interval(Integral, 1, None, closed="left")],
     }
 
     # ------------------------------------------------------------------ hooks
@@ -122,7 +126,8 @@ class BaseNetworkClassifier(
     @restore_on_failure
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and targets y.
 
         Parameters
@@ -138,6 +143,25 @@ class BaseNetworkClassifier(
             Non-negative weights of the samples; integer weights are the
             same as repeating rows, zero weight the same as removing them.
 
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            Validation rows for early stopping, as in
+            :class:`~sklearn.ensemble.HistGradientBoostingClassifier`: with
+            ``early_stopping=True``, training stops on (and keeps the best
+            weights for) these rows instead of a split of X, which then
+            trains entirely. Requires ``y_val`` and ``early_stopping=True``.
+            In a :class:`~sklearn.pipeline.Pipeline`, X_val is transformed as
+            X with ``Pipeline(..., transform_input=["X_val"])``; like any fit
+            parameter, it reaches the estimator through metadata routing
+            (``set_fit_request(X_val=True, y_val=True)``).
+
+        y_val : array-like of shape (n_val,), default=None
+            Labels of ``X_val``, among the classes of y.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Non-negative weights of the validation rows (``class_weight`` is
+            not applied to them, as in HistGradientBoostingClassifier).
+
         Returns
         -------
         self : object
@@ -150,13 +174,15 @@ class BaseNetworkClassifier(
             or explodes (the message names the learning rate).  A call that
             raises leaves the estimator exactly as it was before the call.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         validation=(X_val, y_val, sample_weight_val))
 
     @available_if(_stochastic)
     @restore_on_failure
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, *, X_val=None,
+                    y_val=None, sample_weight_val=None):
         """Update the model with one epoch over the given data.
 
         Parameters
@@ -175,6 +201,19 @@ class BaseNetworkClassifier(
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights of the samples.
 
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
+default=None
+            Held-out rows to monitor (``partial_fit`` never stops early):
+            after the call, their objective is appended to
+            ``validation_loss_curve_`` and their score (``scoring``) to
+            ``validation_scores_``. Requires ``y_val``.
+
+        y_val : array-like of shape (n_val,), default=None
+            Labels of ``X_val``, among ``classes``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Non-negative weights of the validation rows.
+
         Returns
         -------
         self : object
@@ -187,7 +226,8 @@ class BaseNetworkClassifier(
             it was before the call.
         """
         return self._fit(
-            X, y, sample_weight=sample_weight, incremental=True, classes=classes
+            X, y, sample_weight=sample_weight, incremental=True, classes=classes,
+            validation=(X_val, y_val, sample_weight_val),
         )
 
     def _validate_training_data(self, X, y, sample_weight, incremental, classes):
@@ -264,7 +304,69 @@ class BaseNetworkClassifier(
                              "to learn from.")
         return X, all_classes, y_index, sample_weight
 
-    def _fit(self, X, y, sample_weight, incremental, classes=None):
+    def _validate_validation_data(self, validation, classes, incremental):
+        """``fit``'s and ``partial_fit``'s ``X_val``, ``y_val`` and
+        ``sample_weight_val``, validated as HistGradientBoostingClassifier
+        validates them (after X, whose ``n_features_in_`` and feature names
+        X_val must match): (X_val, y_val as indices into ``classes``, weights),
+        or None when none is given.  Sets no attribute."""
+        X_val, y_val, sample_weight_val = validation
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is provided, but X_val and "
+                                 "y_val were not provided.")
+            return None
+        if y_val is None:
+            raise ValueError("X_val is provided, but y_val was not provided.")
+        if X_val is None:
+            raise ValueError("y_val is provided, but X_val was not provided.")
+        if not incremental:
+            if not self.early_stopping:
+                raise ValueError(
+                    "X_val and y_val are passed to fit while at the same time "
+                    "early_stopping is False. When passing X_val and y_val to "
+                    "fit, early_stopping should be set to True (partial_fit "
+                    "monitors X_val without early stopping)."
+                )
+            if self.solver == "lbfgs":
+                raise ValueError(
+                    "X_val and y_val are used for early stopping, which needs a "
+                    "stochastic solver; solver='lbfgs' trains on the full "
+                    "batch without it. Use solver='adam' or 'sgd'."
+                )
+        X_val, y_val = validate_data(
+            self, X_val, y_val, accept_sparse="csr",
+            dtype=[np.float64, np.float32], order="C", reset=False,
+        )
+        check_class_labels(y_val)
+        unknown = np.setdiff1d(np.unique(y_val), classes)
+        if unknown.size:
+            raise ValueError(
+                f"y_val contains labels {unknown.tolist()} that are not in "
+                f"the classes {classes.tolist()} of y."
+            )
+        if sample_weight_val is not None:
+            sample_weight_val = np.asarray(sample_weight_val)
+            if sample_weight_val.ndim == 1 and np.any(sample_weight_val < 0):
+                raise ValueError("Negative values in sample_weight_val.")
+            if sample_weight_val.ndim == 1 and np.all(sample_weight_val == 0):
+                raise ValueError("The validation sample weights "
+                                 "(sample_weight_val) are all zero.")
+        sample_weight_val = _check_sample_weight(
+            sample_weight_val, X_val, dtype=np.float64, ensure_non_negative=True
+        )
+        return X_val, np.searchsorted(classes, y_val), sample_weight_val
+
+    def _check_scoring(self):
+        """The scorer of ``scoring`` (None for accuracy and 'loss', which are
+        computed from the network's outputs); raises for an unknown name."""
+        if self.scoring is None or (isinstance(self.scoring, str)
+                                    and self.scoring == "loss"):
+            return None
+        return check_scoring(self, self.scoring)
+
+    def _fit(self, X, y, sample_weight, incremental, classes=None,
+             validation=(None, None, None)):
         """Validate, then train.  Runs inside the fit transaction
         (:func:`~sklearn_mcnn._checkpoint.restore_on_failure`): whatever
         raises, before or during training, the estimator is restored."""
@@ -280,6 +382,9 @@ class BaseNetworkClassifier(
         X, classes, y_index, sample_weight = self._validate_training_data(
             X, y, sample_weight, incremental, classes
         )
+        validation = self._validate_validation_data(validation, classes,
+                                                    incremental)
+        scorer = self._check_scoring()
         rng = check_random_state(self.random_state)
         self.classes_ = classes
         n_outputs = classes.size
@@ -299,6 +404,17 @@ class BaseNetworkClassifier(
             if not incremental:
                 self.n_iter_ = 0
         data = TrainingData(X, y_index, sample_weight)
+        val_data = None
+        if validation is not None:
+            X_val, y_val_index, sw_val = validation
+            with np.errstate(over="ignore"):
+                X_val = X_val.astype(X.dtype, copy=False)
+            if not np.isfinite(X_val.data if sp.issparse(X_val) else X_val).all():
+                raise ValueError(
+                    f"X_val has values beyond the range of {X.dtype}, the "
+                    "precision this model trains in. Scale the features."
+                )
+            val_data = TrainingData(X_val, y_val_index, sw_val)
         # L-BFGS ends with one empty sub-task (scipy's last callback).
         callbacks = _CallbackContext(
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
@@ -306,7 +422,8 @@ class BaseNetworkClassifier(
         if self.solver == "lbfgs":
             self._fit_lbfgs(data, callbacks)
         else:
-            self._fit_stochastic(data, rng, incremental, callbacks)
+            self._fit_stochastic(data, rng, incremental, callbacks, val_data,
+                                 scorer)
         if not incremental:
             self._warn_if_worse_than_chance(data)
         self._set_public_attributes()
@@ -352,6 +469,7 @@ class BaseNetworkClassifier(
         self.loss_curve_ = []
         self.best_loss_ = np.inf
         self.validation_scores_ = None
+        self.validation_loss_curve_ = None
         self.best_validation_score_ = None
         self._no_improvement_count = 0
         self._learning_rate = float(self.learning_rate_init)

@@ -10,7 +10,9 @@ through this module:
   rows, on as many threads as the work deserves (:mod:`._threads`);
 - :class:`FullBatchObjective`: the full-batch objective and gradient that
   L-BFGS and the gradient check evaluate, its chunks shared by threads
-  that a tuner chooses by the clock.
+  that a tuner chooses by the clock;
+- :func:`mean_loss`: the objective's data term from inference outputs
+  (held-out rows: the validation loss).
 
 How many threads each region gets is decided in :mod:`._threads`.
 """
@@ -142,3 +144,41 @@ class FullBatchObjective:
         self.params[:] = w
         loss = self.evaluate(self.params, self.grad)
         return loss, self.grad.astype(np.float64)
+
+
+def mean_loss(outputs, y, sample_weight, loss):
+    """The weighted mean per-sample loss of the training objective, from the
+    network's raw outputs (before the softmax) of ``predict_outputs``.
+
+    The objective's data term ``Σᵢ sᵢ ℓᵢ / Σᵢ sᵢ`` (the unweighted mean when
+    the weights sum to zero), in float64: for ``'log_loss'`` the
+    cross-entropy ``ℓᵢ = log Σₖ exp zᵢₖ − zᵢ,yᵢ`` (stable log-sum-exp), for
+    ``'squared_error'`` ``ℓᵢ = ‖zᵢ − onehot(yᵢ)‖²``, as the kernels of
+    ``_loss.pxd`` define them.  For held-out rows, where the training kernels
+    must not run: they would use (and move) batch norm's statistics.
+
+    Parameters
+    ----------
+    outputs : ndarray of shape (n_samples, n_classes)
+        Raw network outputs.
+    y : ndarray of shape (n_samples,)
+        Class indices.
+    sample_weight : ndarray of shape (n_samples,)
+    loss : {'log_loss', 'squared_error'}
+    """
+    z = np.asarray(outputs, dtype=np.float64)
+    rows = np.arange(z.shape[0])
+    if loss == "log_loss":
+        top = z.max(axis=1)
+        lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+        per_sample = lse - z[rows, y]
+    elif loss == "squared_error":
+        diff = z.copy()
+        diff[rows, y] -= 1.0
+        per_sample = np.einsum("ij,ij->i", diff, diff)
+    else:
+        raise ValueError(f"Unknown loss {loss!r}.")
+    total = float(np.sum(sample_weight))
+    if total > 0:
+        return float(np.dot(sample_weight, per_sample) / total)
+    return float(np.mean(per_sample))

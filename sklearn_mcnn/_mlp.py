@@ -153,6 +153,9 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         verbose=0,
         class_weight=None,
         label_smoothing=0.0,
+        scoring=None,
+        cosine_period=None,
+        cosine_period_mult=1,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -183,6 +186,9 @@ class MLPBackpropClassifier(BaseNetworkClassifier):
         self.verbose = verbose
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.scoring = scoring
+        self.cosine_period = cosine_period
+        self.cosine_period_mult = cosine_period_mult
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes

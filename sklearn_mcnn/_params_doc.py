@@ -22,7 +22,8 @@ default='constant'
         ``t_`` the number of samples seen; ``'adaptive'`` divides the rate by
         5 when the stopping rule would stop, until it falls below 1e-6;
         ``'cosine'`` anneals from ``learning_rate_init`` to 0 over
-        ``max_iter`` epochs.
+        ``max_iter`` epochs, or, with ``cosine_period``, over cycles with warm
+        restarts.
 
     learning_rate_init : float, default={learning_rate_init!r}
         Initial learning rate of the stochastic solvers.
@@ -67,11 +68,13 @@ default='constant'
 
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training rows (stratified),
-        stop when the validation accuracy stops improving and keep the weights
+        or use the ``X_val``, ``y_val`` passed to ``fit``, stop when the
+        validation score (``scoring``) stops improving and keep the weights
         of the best epoch. Stochastic solvers only.
 
     validation_fraction : float, default=0.1
-        Share of the training rows held out for early stopping.
+        Share of the training rows held out for early stopping (unused when
+        ``fit`` is given ``X_val``).
 
     shuffle : bool, default=True
         Shuffle the rows at every epoch (not needed, and not done, when one
@@ -98,7 +101,32 @@ default='constant'
         the log loss the loss of a row is ``-Σ_k q_k log p_k``. It keeps the
         probabilities of a separable problem away from 0 and 1 (the optimum
         has ``p_y ≤ 1 - ε + ε / K``). The objective, ``loss_`` and
-        ``loss_curve_`` include it."""
+        ``loss_curve_`` include it.
+
+
+    scoring : str, callable or None, default=None
+        What early stopping watches on the validation rows, as in
+        :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (higher is
+        better): None, the weighted accuracy; ``'loss'``, the negated
+        validation objective (``-validation_loss_curve_``); any other string,
+        a scikit-learn scorer name (see :func:`sklearn.metrics.get_scorer_names`);
+        a callable, a scorer ``scorer(estimator, X, y)`` (given
+        ``sample_weight=`` when the validation rows are weighted). Its values
+        are ``validation_scores_``.
+
+    cosine_period : int or None, default=None
+        With ``learning_rate='cosine'``: length in epochs of the first cycle
+        of cosine annealing with warm restarts (``T_0`` of
+        ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts``): in epoch
+        ``t`` of a cycle of ``T`` epochs the rate is ``learning_rate_init *
+        (1 + cos(π t / T)) / 2``, and every cycle restarts at
+        ``learning_rate_init``. None: a single decay over ``max_iter`` epochs,
+        without restart.
+
+    cosine_period_mult : int, default=1
+        Each cycle lasts ``cosine_period_mult`` times the one before (torch's
+        ``T_mult``); 1 keeps cycles of ``cosine_period`` epochs. Epochs are
+        counted by ``n_iter_``, so ``partial_fit`` continues the schedule."""
 
 FITTED_ATTRIBUTES = """\
 classes_ : ndarray of shape (n_classes,)
@@ -126,10 +154,19 @@ classes_ : ndarray of shape (n_classes,)
         Lowest objective reached; None with early stopping.
 
     validation_scores_ : list of float or None
-        Validation accuracy after each epoch with early stopping, else None.
+        Validation score (``scoring``; by default the accuracy) after each
+        epoch with early stopping, and after each ``partial_fit`` given
+        ``X_val``; else None.
+
+    validation_loss_curve_ : list of float or None
+        Validation objective (weighted mean loss plus the L2 term, of the
+        inference outputs: batch norm's running statistics, no dropout) after
+        each epoch, beside ``validation_scores_``; None without validation
+        rows. ``loss_curve_`` is measured during each epoch, this one at its
+        end.
 
     best_validation_score_ : float or None
-        Best validation accuracy with early stopping, else None."""
+        Best of ``validation_scores_``, else None."""
 
 
 def training_parameters(**defaults):

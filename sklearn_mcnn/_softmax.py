@@ -73,6 +73,9 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         verbose=0,
         class_weight=None,
         label_smoothing=0.0,
+        scoring=None,
+        cosine_period=None,
+        cosine_period_mult=1,
     ):
         self.alpha = alpha
         self.solver = solver
@@ -97,6 +100,9 @@ class SoftmaxClassifier(BaseNetworkClassifier):
         self.verbose = verbose
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.scoring = scoring
+        self.cosine_period = cosine_period
+        self.cosine_period_mult = cosine_period_mult
 
     def _set_public_attributes(self):
         (w, b, _), = self._net.layer_slices()

@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
-from ._engine import FullBatchObjective
+from ._engine import FullBatchObjective, mean_loss
 from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
@@ -43,6 +43,27 @@ DIVERGENCE_GROWTH = 1e4
 #: the class frequencies (stochastic losses are measured during the epoch,
 #: hence the margin).
 CHANCE_MARGIN = 1.1
+
+
+def cosine_warm_restarts(epoch, period, period_mult=1):
+    """The factor of the initial learning rate in epoch ``epoch`` (from 0)
+    under cosine annealing with warm restarts (SGDR, Loshchilov & Hutter
+    2017), as ``torch.optim.lr_scheduler.CosineAnnealingWarmRestarts`` with
+    ``T_0=period``, ``T_mult=period_mult`` and ``eta_min=0``.
+
+    The i-th cycle lasts ``period * period_mult ** i`` epochs; in epoch
+    ``t`` of a cycle of ``T`` epochs the factor is ``(1 + cos(π t / T)) / 2``,
+    so each cycle starts at the initial rate (a restart) and decays towards
+    0.
+    """
+    if period_mult == 1:
+        t, length = epoch % period, period
+    else:
+        t, length = epoch, period
+        while t >= length:
+            t -= length
+            length *= period_mult
+    return 0.5 * (1.0 + math.cos(math.pi * t / length))
 
 
 class _CallbackContext:
@@ -183,19 +204,30 @@ class TrainingMixin:
         if self.learning_rate == "invscaling":
             return init / (self.t_ + 1) ** self.power_t
         if self.learning_rate == "cosine":
-            progress = min(self.n_iter_, self.max_iter) / self.max_iter
-            return init * 0.5 * (1.0 + math.cos(math.pi * progress))
+            if self.cosine_period is None:     # one decay over max_iter
+                progress = min(self.n_iter_, self.max_iter) / self.max_iter
+                return init * 0.5 * (1.0 + math.cos(math.pi * progress))
+            return init * cosine_warm_restarts(self.n_iter_, self.cosine_period,
+                                               self.cosine_period_mult)
         if self.learning_rate == "adaptive":
             return self._learning_rate
         return init
 
-    def _fit_stochastic(self, data, rng, incremental, callbacks):
-        """Mini-batch training: Python between epochs, Cython inside them."""
+    def _fit_stochastic(self, data, rng, incremental, callbacks, val_data=None,
+                        scorer=None):
+        """Mini-batch training: Python between epochs, Cython inside them.
+
+        ``val_data`` (the validated ``X_val``, ``y_val``, ``sample_weight_val``)
+        replaces the split of the training rows for early stopping in ``fit``,
+        and is the held-out monitor of ``partial_fit``."""
         net = self._training_network()
         early_stopping = self.early_stopping and not incremental
         train, val = data, None
         if early_stopping:
-            train, val = self._validation_split(data, rng)
+            if val_data is None:
+                train, val = self._validation_split(data, rng)
+            else:
+                val = val_data
             if self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
@@ -204,8 +236,16 @@ class TrainingMixin:
             if not incremental:
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
+                self.validation_loss_curve_ = None
+            elif val_data is not None:
+                val = val_data
+                if self.validation_scores_ is None:
+                    self.validation_scores_ = []
+                    self.best_validation_score_ = -np.inf
             if self.best_loss_ is None:     # after a fit with early stopping
                 self.best_loss_ = np.inf
+        if val is not None and self.validation_loss_curve_ is None:
+            self.validation_loss_curve_ = []
         n = train.n_samples
         batch_size = min(200, n) if self.batch_size == "auto" else min(
             self.batch_size, n)
@@ -227,20 +267,22 @@ class TrainingMixin:
         state.t = self._steps
         max_epochs = 1 if incremental else self.max_iter
         best_params = self._epochs(state, train, val, rng, incremental,
-                                   callbacks, shuffled, max_epochs)
+                                   callbacks, shuffled, max_epochs, scorer)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
     def _epochs(self, state, train, val, rng, incremental, callbacks, shuffled,
-                max_epochs):
+                max_epochs, scorer=None):
         """The epoch loop of :meth:`_fit_stochastic`; returns the best
         (parameters, running statistics) with early stopping, else None.
+        ``val`` is early stopping's validation data (``fit``), or the rows
+        ``partial_fit`` monitors.
 
         A batch whose loss is non-finite, or explodes (see
         ``DIVERGENCE_GROWTH``), stops the epoch before its update and raises;
         the fit transaction then restores the state from before the call.
         """
-        early_stopping = val is not None
+        early_stopping = val is not None and not incremental
         n = train.n_samples
         order = np.arange(n, dtype=np.intp)
         alpha = float(self.alpha)
@@ -295,23 +337,26 @@ class TrainingMixin:
                           for w in weight_slices)
             self.loss_ = loss_sum / total_weight + 0.5 * alpha * penalty
             self.loss_curve_.append(self.loss_)
-            if early_stopping:
-                score = self._score_on(val)
+            if val is not None:
+                val_loss, score = self._validate_on(val, scorer, 0.5 * alpha * penalty)
+                self.validation_loss_curve_.append(val_loss)
                 self.validation_scores_.append(score)
                 improved = score >= self.best_validation_score_ + self.tol
                 if score > self.best_validation_score_:
                     self.best_validation_score_ = score
-                    best_params = (self._params.copy(), self._running.copy())
-            else:
+                    if early_stopping:
+                        best_params = (self._params.copy(), self._running.copy())
+            if not early_stopping:
                 improved = self.loss_ <= self.best_loss_ - self.tol
                 self.best_loss_ = min(self.best_loss_, self.loss_)
             self._no_improvement_count = 0 if improved else (
                 self._no_improvement_count + 1)
             if self.verbose:
                 line = f"Epoch {self.n_iter_}, loss = {self.loss_:.8f}"
-                if early_stopping:
-                    line += f", validation score = {score:.6f}"
-                print(f"{line}, {time.perf_counter() - tic:.2f} s")
+                if val is not None:
+                    line += (f", validation score = {score:.6f}, "
+                             f"validation loss = {val_loss:.8f}")
+                print(f"{line}, {time.perf_counter() - tic:.2f} s", flush=True)
             if callbacks.end():
                 break
             if incremental:
@@ -409,9 +454,36 @@ class TrainingMixin:
         val_idx.sort()
         return data.subset(train_idx), data.subset(val_idx)
 
-    def _score_on(self, data):
-        """Weighted accuracy on held-out rows."""
+    def _validate_on(self, data, scorer, penalty):
+        """The objective and the score of the current model on held-out rows.
+
+        The objective is the training objective (weighted mean loss plus the
+        L2 term ``penalty``) of the inference outputs (batch norm's running
+        statistics, no dropout), computed by
+        :func:`~sklearn_mcnn._engine.mean_loss`: never by the training
+        kernels, whose batch statistics would move the running ones.  The
+        score is ``scoring``'s: the weighted accuracy (None), the negated
+        objective ('loss'), or the scorer's value."""
         scores = self._forward(data.X, probabilities=False)
-        correct = np.argmax(scores, axis=1) == data.y
-        return float(np.average(correct, weights=data.sw)) if data.sw.sum() > 0 \
-            else float(np.mean(correct))
+        val_loss = mean_loss(scores, data.y, data.sw,
+                             self._net.loss_name) + penalty
+        if scorer is None:
+            if self.scoring is None:
+                correct = np.argmax(scores, axis=1) == data.y
+                weights = data.sw if data.sw.sum() > 0 else None
+                return val_loss, float(np.average(correct, weights=weights))
+            return val_loss, -val_loss
+        return val_loss, self._score_with(scorer, data)
+
+    def _score_with(self, scorer, data):
+        """``scorer(self, X, y[, sample_weight])`` on validated rows (labels
+        restored; weights passed unless all are one, so that a scorer without
+        ``sample_weight`` works as in HistGradientBoostingClassifier)."""
+        y = self.classes_[data.y]
+        with warnings.catch_warnings():
+            # The rows are validated arrays, also when X had feature names.
+            warnings.filterwarnings("ignore", message="X does not have valid "
+                                    "feature names", category=UserWarning)
+            if np.all(data.sw == 1):
+                return float(scorer(self, data.X, y))
+            return float(scorer(self, data.X, y, sample_weight=data.sw))

@@ -259,7 +259,7 @@ def test_verbose_prints_one_line_per_epoch(well_conditioned, capsys):
              if ln.startswith("Epoch")]
     assert len(lines) == 3
     assert re.match(r"Epoch 1, loss = [0-9.]+, validation score = [0-9.]+, "
-                    r"[0-9.]+ s", lines[0])
+                    r"validation loss = [0-9.]+, [0-9.]+ s", lines[0])
 
 
 def test_labels_of_any_type(well_conditioned):
