@@ -146,16 +146,18 @@ class FullBatchObjective:
         return loss, self.grad.astype(np.float64)
 
 
-def mean_loss(outputs, y, sample_weight, loss):
+def mean_loss(outputs, y, sample_weight, loss, label_smoothing=0.0):
     """The weighted mean per-sample loss of the training objective, from the
     network's raw outputs (before the softmax) of ``predict_outputs``.
 
     The objective's data term ``Σᵢ sᵢ ℓᵢ / Σᵢ sᵢ`` (the unweighted mean when
-    the weights sum to zero), in float64: for ``'log_loss'`` the
-    cross-entropy ``ℓᵢ = log Σₖ exp zᵢₖ − zᵢ,yᵢ`` (stable log-sum-exp), for
-    ``'squared_error'`` ``ℓᵢ = ‖zᵢ − onehot(yᵢ)‖²``, as the kernels of
-    ``_loss.pxd`` define them.  For held-out rows, where the training kernels
-    must not run: they would use (and move) batch norm's statistics.
+    the weights sum to zero), in float64, with the targets
+    ``q = (1 − ε) onehot(y) + ε / K`` (ε = ``label_smoothing``): for
+    ``'log_loss'`` the cross-entropy ``ℓᵢ = log Σₖ exp zᵢₖ − Σₖ qᵢₖ zᵢₖ``
+    (stable log-sum-exp), for ``'squared_error'`` ``ℓᵢ = ‖zᵢ − qᵢ‖²``, as
+    the kernels of ``_loss.pxd`` define them.  For held-out rows, where the
+    training kernels must not run: they would use (and move) batch norm's
+    statistics.
 
     Parameters
     ----------
@@ -165,16 +167,19 @@ def mean_loss(outputs, y, sample_weight, loss):
         Class indices.
     sample_weight : ndarray of shape (n_samples,)
     loss : {'log_loss', 'squared_error'}
+    label_smoothing : float, default=0.0
     """
     z = np.asarray(outputs, dtype=np.float64)
-    rows = np.arange(z.shape[0])
+    n, n_classes = z.shape
+    eps = float(label_smoothing)
+    targets = np.full((n, n_classes), eps / n_classes)
+    targets[np.arange(n), y] += 1.0 - eps
     if loss == "log_loss":
         top = z.max(axis=1)
         lse = top + np.log(np.exp(z - top[:, None]).sum(axis=1))
-        per_sample = lse - z[rows, y]
+        per_sample = lse - np.einsum("ij,ij->i", targets, z)
     elif loss == "squared_error":
-        diff = z.copy()
-        diff[rows, y] -= 1.0
+        diff = z - targets
         per_sample = np.einsum("ij,ij->i", diff, diff)
     else:
         raise ValueError(f"Unknown loss {loss!r}.")

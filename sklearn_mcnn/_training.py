@@ -465,8 +465,8 @@ class TrainingMixin:
         score is ``scoring``'s: the weighted accuracy (None), the negated
         objective ('loss'), or the scorer's value."""
         scores = self._forward(data.X, probabilities=False)
-        val_loss = mean_loss(scores, data.y, data.sw,
-                             self._net.loss_name) + penalty
+        val_loss = mean_loss(scores, data.y, data.sw, self._net.loss_name,
+                             self.label_smoothing) + penalty
         if scorer is None:
             if self.scoring is None:
                 correct = np.argmax(scores, axis=1) == data.y

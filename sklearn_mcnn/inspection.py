@@ -36,8 +36,9 @@ class TrainingCurveDisplay:
     """Training curves of a fitted network, epoch by epoch.
 
     The training loss, validation loss and validation score per epoch, and
-    a mark at the best epoch.  Build it with :meth:`from_estimator`; the constructor takes the curves
-    themselves (for curves kept from earlier fits).
+    a mark at the best epoch.  Build it with :meth:`from_estimator`; the
+    constructor takes the curves themselves (for curves kept from earlier
+    fits).
 
     Parameters
     ----------

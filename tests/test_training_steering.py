@@ -182,13 +182,19 @@ def test_validation_loss_of_the_squared_error(split_digits):
     assert clf.validation_loss_curve_[best] == pytest.approx(expected, rel=1e-10)
 
 
+@pytest.mark.parametrize("loss", ["log_loss", "squared_error"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
-def test_validation_loss_on_the_training_rows_is_the_objective(solver):
+def test_validation_loss_on_the_training_rows_is_the_objective(solver,
+                                                                label_smoothing,
+                                                                loss):
     """On the training rows themselves, the validation objective of the
-    final model equals the L-BFGS objective (the Cython loss_grad) there."""
+    final model equals the L-BFGS objective (the Cython loss_grad) there,
+    label smoothing included."""
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    clf = SoftmaxClassifier(solver=solver, max_iter=3, random_state=0)
+    clf = MLPBackpropClassifier((), solver=solver, max_iter=3, loss=loss,
+                                label_smoothing=label_smoothing, random_state=0)
     for _ in range(2):
         clf.partial_fit(X, y, classes=[0, 1, 2], X_val=X, y_val=y)
     objective = clf._training_objective(X, y)
