@@ -103,7 +103,6 @@ default='constant'
         has ``p_y ≤ 1 - ε + ε / K``). The objective, ``loss_`` and
         ``loss_curve_`` include it.
 
-
     scoring : str, callable or None, default=None
         What early stopping watches on the validation rows, as in
         :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (higher is
