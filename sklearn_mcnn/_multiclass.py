@@ -203,6 +203,22 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
     return estimator
 
 
+def _estimator_to_update(estimator, indices, fresh):
+    """The sub-estimator a later ``partial_fit`` call trains on.
+
+    `estimator` itself when the sub-problem has no rows in the batch (it is
+    not trained), `fresh` (a new clone) when `estimator` has no
+    ``partial_fit`` (a constant predictor left by ``fit``), else a copy
+    (``copy.deepcopy``), so that a call that fails half-way leaves
+    ``estimators_`` untouched.
+    """
+    if indices is not None and indices.size == 0:
+        return estimator
+    if not hasattr(estimator, "partial_fit"):
+        return fresh
+    return copy.deepcopy(estimator)
+
+
 def _label_name(label):
     """Readable name of a class label for messages (``1``, ``'cat'``)."""
     return repr(np.asarray(label).item())
@@ -525,19 +541,24 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least two classes; "
                 f"got one class only: {classes[0]!r}."
             )
-        subproblems = list(self._subproblems(y_encoded, classes))
         seed_source = self._seed_source()
-        estimators = self._new_estimators(len(subproblems), seed_source)
-        fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
-            for estimator, (indices, y_binary, names) in zip(
-                estimators, subproblems, strict=True
+        plan = self._new_plan(classes, seed_source)
+
+        def fit_round(subproblems):
+            estimators = self._new_estimators(len(subproblems), seed_source)
+            return Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
+                for estimator, (_, indices, y_binary, names) in zip(
+                    estimators, subproblems, strict=True
+                )
             )
-        )
+
+        fitted, indices = self._train_rounds(fit_round, X, y_encoded, classes, plan)
         # Every sub-fit succeeded: commit.
         self.estimators_ = fitted
         self.classes_ = classes
-        self._store_subproblem_indices([indices for indices, _, _ in subproblems])
+        self._commit_plan(plan)
+        self._store_subproblem_indices(indices)
         self._commit_seed_source(seed_source)
         return self
 
@@ -624,57 +645,105 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"first call to partial_fit: {', '.join(map(_label_name, unknown))} "
                 f"not in {', '.join(map(_label_name, all_classes))}."
             )
-        subproblems = list(
-            self._subproblems(np.searchsorted(all_classes, y), all_classes)
-        )
         seed_source = self._seed_source()
         if first_call:
-            estimators = self._new_estimators(len(subproblems), seed_source)
+            plan = self._new_plan(all_classes, seed_source)
+            previous = fresh = None
         else:
-            estimators = self._estimators_to_update(subproblems, seed_source)
-        updated = Parallel(n_jobs=self.n_jobs)(
-            delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
-            for estimator, (indices, y_binary, _) in zip(
-                estimators, subproblems, strict=True
+            plan = self._current_plan()
+            previous = self.estimators_
+            fresh = self._fresh_estimators_for_update(seed_source)
+
+        def update_round(subproblems):
+            if first_call:
+                estimators = self._new_estimators(len(subproblems), seed_source)
+            else:
+                estimators = [
+                    _estimator_to_update(previous[k], indices,
+                                         None if fresh is None else fresh[k])
+                    for k, indices, _, _ in subproblems
+                ]
+            return Parallel(n_jobs=self.n_jobs)(
+                delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
+                for estimator, (_, indices, y_binary, _) in zip(
+                    estimators, subproblems, strict=True
+                )
             )
+
+        updated, _ = self._train_rounds(
+            update_round, X, np.searchsorted(all_classes, y), all_classes, plan
         )
         # Every update succeeded: commit.
         self.estimators_ = updated
         self.classes_ = all_classes
+        self._commit_plan(plan)
         self._store_subproblem_indices(None)
         self._commit_seed_source(seed_source)
         return self
 
-    def _estimators_to_update(self, subproblems, seed_source):
-        """The sub-estimators a later ``partial_fit`` call trains on.
+    def _fresh_estimators_for_update(self, seed_source):
+        """Fresh clones for a later ``partial_fit`` call, or None.
 
-        Copies of the fitted ones (``copy.deepcopy``), so that a call that
-        fails half-way leaves ``estimators_`` untouched. A sub-problem without
-        rows in the batch keeps its estimator itself (it is not trained);
-        constant predictors left by ``fit`` restart as fresh clones.
+        When ``fit`` left sub-estimators without ``partial_fit`` (constant
+        predictors), a later ``partial_fit`` restarts them from fresh clones
+        of the base estimator, one per sub-estimator, seeded from
+        `seed_source`.
         """
-        fresh = None
-        if not all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
-            base = self._base_estimator()
-            if not hasattr(base, "partial_fit"):
-                raise ValueError(
-                    f"{type(self).__name__}.partial_fit must restart the "
-                    "sub-problems that fit left constant from the base "
-                    f"estimator, but {base!r} has no partial_fit (now). Use a "
-                    "base estimator with partial_fit, or refit."
-                )
-            fresh = self._new_estimators(len(self.estimators_), seed_source)
-        estimators = []
-        for k, (estimator, (indices, _, _)) in enumerate(
-            zip(self.estimators_, subproblems, strict=True)
-        ):
-            if indices is not None and indices.size == 0:
-                estimators.append(estimator)
-            elif not hasattr(estimator, "partial_fit"):
-                estimators.append(fresh[k])
-            else:
-                estimators.append(copy.deepcopy(estimator))
-        return estimators
+        if all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
+            return None
+        base = self._base_estimator()
+        if not hasattr(base, "partial_fit"):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit must restart the "
+                "sub-problems that fit left constant from the base "
+                f"estimator, but {base!r} has no partial_fit (now). Use a "
+                "base estimator with partial_fit, or refit."
+            )
+        return self._new_estimators(len(self.estimators_), seed_source)
+
+    # Hooks of the sub-problems' layout.  One-vs-all and one-vs-one train all
+    # their sub-problems in one round, with no plan; output codes draw a code
+    # book (the plan) and the tournaments train their nodes round by round,
+    # each round on the rows that the nodes already trained let through.
+
+    def _new_plan(self, classes, seed_source):
+        """Hook: the layout of the sub-problems for `classes` (e.g. a code
+        book), drawn from `seed_source` before the sub-estimators' seeds."""
+        return None
+
+    def _current_plan(self):
+        """Hook: the fitted layout, for a later ``partial_fit`` call."""
+        return None
+
+    def _commit_plan(self, plan):
+        """Hook: store the layout as fitted attributes (when the call has
+        succeeded)."""
+
+    def _subproblem_rounds(self, X, y_encoded, classes, plan, trained):
+        """Yield the sub-problems, round by round.
+
+        Each round is a list of ``(k, row indices or None, binary labels,
+        side names)``, ``k`` the sub-estimator's position in
+        ``estimators_``. Before the next round is asked for, `trained` (a
+        dict) maps the positions of the rounds so far to their trained
+        sub-estimators. By default, a single round of ``_subproblems``.
+        """
+        yield [(k, *subproblem)
+               for k, subproblem in enumerate(self._subproblems(y_encoded, classes))]
+
+    def _train_rounds(self, train_round, X, y_encoded, classes, plan):
+        """Train the sub-problems of every round with `train_round`.
+
+        Returns the trained sub-estimators in position order, and each
+        one's row indices.
+        """
+        trained, indices = {}, {}
+        for subproblems in self._subproblem_rounds(X, y_encoded, classes, plan, trained):
+            results = train_round(subproblems)
+            for (k, rows, _, _), estimator in zip(subproblems, results, strict=True):
+                trained[k], indices[k] = estimator, rows
+        order = range(len(trained))
+        return [trained[k] for k in order], [indices[k] for k in order]
 
     @available_if(_estimators_have("predict_proba"))
     def predict_log_proba(self, X):
