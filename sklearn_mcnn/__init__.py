@@ -6,6 +6,7 @@ _check_build()
 
 from ._mlp import MLPBackpropClassifier  # noqa: E402
 from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
+from ._output_code import OutputCodeClassifier  # noqa: E402
 from ._softmax import SoftmaxClassifier  # noqa: E402
 
 __version__ = "0.1.0"
@@ -14,6 +15,7 @@ __all__ = [
     "MLPBackpropClassifier",
     "OneVsAllClassifier",
     "OneVsOneClassifier",
+    "OutputCodeClassifier",
     "SoftmaxClassifier",
     "__version__",
 ]
