@@ -8,6 +8,7 @@ from ._mlp import MLPBackpropClassifier  # noqa: E402
 from ._multiclass import OneVsAllClassifier, OneVsOneClassifier  # noqa: E402
 from ._output_code import OutputCodeClassifier  # noqa: E402
 from ._softmax import SoftmaxClassifier  # noqa: E402
+from ._tournament import TournamentClassifier  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -17,5 +18,6 @@ __all__ = [
     "OneVsOneClassifier",
     "OutputCodeClassifier",
     "SoftmaxClassifier",
+    "TournamentClassifier",
     "__version__",
 ]

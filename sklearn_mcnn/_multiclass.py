@@ -140,8 +140,9 @@ class _ConstantPredictor(BaseEstimator):
 
 
 class _UntrainedPair(BaseEstimator):
-    """A one-vs-one pair that no ``partial_fit`` batch has reached yet (none
-    of its rows so far): it abstains.  Its scores sit on the thresholds
+    """A sub-problem without training rows: a one-vs-one pair that no
+    ``partial_fit`` batch has reached yet, or a tournament node that no
+    training sample reaches: it abstains.  Its scores sit on the thresholds
     (decision 0, probability 1/2), the votes leave it out, and the next
     batch with rows of the pair starts a fresh clone of the base estimator
     in its place (it has no ``partial_fit``)."""
@@ -164,15 +165,21 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
     `y` holds the sub-problem's labels (0/1) for those rows, `fit_params` the
     parameters for all rows of `X` (restricted here), `names` the
     (negative, positive) side names used in the warning about a constant
-    sub-problem.
+    sub-problem (None: no warning, where one side is expected, as in a
+    tournament node that the filtering left one-sided).
     """
     if indices is not None:
+        if indices.size == 0:
+            # a tournament node that no training sample reaches
+            return _UntrainedPair()
         fit_params = _check_method_params(X, params=fit_params, indices=indices)
         X = _safe_split(estimator, X, None, indices)[0]
     sample_weight = fit_params.get("sample_weight")
     present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
     labels = np.unique(present)
     if labels.size == 1:
+        if names is None:
+            return _ConstantPredictor().fit(X, labels)
         warnings.warn(
             f"Sub-problem {names[1]} vs {names[0]}: all training samples with "
             f"positive weight belong to {names[labels[0]]}; it is fitted as a "
@@ -709,11 +716,9 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     def _new_plan(self, classes, seed_source):
         """Hook: the layout of the sub-problems for `classes` (e.g. a code
         book), drawn from `seed_source` before the sub-estimators' seeds."""
-        return None
 
     def _current_plan(self):
         """Hook: the fitted layout, for a later ``partial_fit`` call."""
-        return None
 
     def _commit_plan(self, plan):
         """Hook: store the layout as fitted attributes (when the call has
