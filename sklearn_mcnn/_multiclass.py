@@ -177,6 +177,9 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
     sample_weight = fit_params.get("sample_weight")
     present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
     labels = np.unique(present)
+    if labels.size == 0:
+        # no positive weight: a tournament node reached by zero-weight rows only
+        return _UntrainedPair()
     if labels.size == 1:
         if names is None:
             return _ConstantPredictor().fit(X, labels)

@@ -658,7 +658,8 @@ class OutputCodeClassifier(_BaseReduction):
             :meth:`decision_function` (and of :meth:`predict_proba` for
             ``decoding='proba'``, the default with a probabilistic base).
         """
-        return self.classes_[self._decision(X).argmax(axis=1)]
+        decision = self._decision(X)
+        return self.classes_[decision.argmax(axis=1)]
 
     def decision_function(self, X):
         """Class scores of the decoding rule; ``predict`` is their argmax.

@@ -116,7 +116,7 @@ def _rows_at(where, entrant_list):
     return [order[a:b] for a, b in zip(starts, stops, strict=True)]
 
 
-def _right_proba(estimator, X):
+def _node_score(estimator, X):
     """The node's confidence that the right entrant wins, and its threshold.
 
     From ``predict_proba`` when the node has it (so that the walk down the
@@ -131,7 +131,7 @@ def _right_proba(estimator, X):
 
 
 def _right_wins(estimator, X):
-    score, threshold = _right_proba(estimator, X)
+    score, threshold = _node_score(estimator, X)
     return score > threshold
 
 
@@ -307,16 +307,25 @@ class TournamentClassifier(_BaseReduction):
             X_rows = X_rows[:, indices[n]]
         return X_rows
 
+    def _right_proba(self, n, X, rows):
+        """P(right entrant wins) of node n for the rows `rows` (all if None)."""
+        return self.estimators_[n].predict_proba(self._node_input(X, rows, n))[:, 1]
+
+    def _is_filter_tree(self):
+        """Whether no node takes a loser (the tournament of n_errors=0)."""
+        entrants = self.nodes_ - self.classes_.size
+        return not np.any((entrants >= 0) & (entrants % 2 == 1))
+
     def _descend(self, X):
-        """Walk down from the final: the class index and visited nodes."""
+        """Walk down from the final, each node choosing its side: the class
+        index of each row and the visited (rows, nodes)."""
         n_samples = X.shape[0]
         n_classes = self.classes_.size
         current = np.full(n_samples, self.champion_, dtype=np.intp)
         visited_rows, visited_nodes = [], []
         active = np.flatnonzero(current >= n_classes)
         while active.size:
-            offset = current[active] - n_classes
-            node_of = offset // 2
+            node_of = (current[active] - n_classes) // 2
             for n, rows in zip(*_group(node_of, active), strict=True):
                 right = _right_wins(self.estimators_[n], self._node_input(X, rows, n))
                 # the winner came from the side the node chose, the loser
@@ -328,11 +337,108 @@ class TournamentClassifier(_BaseReduction):
             active = active[current[active] >= n_classes]
         return current, visited_rows, visited_nodes
 
-    def predict(self, X):
-        """Predict class labels: the tournament's winner.
+    def _smallest_classes(self):
+        """For each entrant, the smallest class index it can carry."""
+        n_classes = self.classes_.size
+        smallest = np.empty(n_classes + 2 * len(self.nodes_), dtype=np.intp)
+        smallest[:n_classes] = np.arange(n_classes)
+        for n, (left, right) in enumerate(self.nodes_):
+            smallest[n_classes + 2 * n: n_classes + 2 * n + 2] = min(
+                smallest[left], smallest[right])
+        return smallest
 
-        Walks down from the final match, evaluating one node per level
-        (:meth:`decision_path` shows which).
+    def _best_path(self, X):
+        """The class of largest path probability, by branch and bound.
+
+        First the walk down that takes each node's more probable side gives
+        each row a class and its path probability ``best``; then the
+        branches left on the way are explored while their partial
+        probability (a product of factors at most 1, so an upper bound of
+        every class below) beats ``best``. The products are formed in the
+        order :meth:`predict_proba` forms them (from the final down), and
+        ties go to the smaller class index, so the result is exactly the
+        argmax of :meth:`predict_proba`. Since the probabilities of the
+        branches at one depth sum to at most 1, fewer than ``1 / best`` of
+        them are explored per level.
+        """
+        n_samples = X.shape[0]
+        n_classes = self.classes_.size
+        nodes = self.nodes_
+        smallest = self._smallest_classes()
+        visited_rows, visited_nodes = [], []
+        best = np.full(n_samples, self.champion_, dtype=np.intp)
+        best_p = np.ones(n_samples)
+        left_rows, left_entrants, left_p = [], [], []
+        active = np.flatnonzero(best >= n_classes)
+        while active.size:
+            node_of = (best[active] - n_classes) // 2
+            for n, rows in zip(*_group(node_of, active), strict=True):
+                q = self._right_proba(n, X, rows)
+                right = q > 0.5
+                p_left, p_right = best_p[rows] * (1.0 - q), best_p[rows] * q
+                left_rows.append(rows)
+                left_entrants.append(nodes[n, (~right).astype(np.intp)])
+                left_p.append(np.where(right, p_left, p_right))
+                best_p[rows] = np.where(right, p_right, p_left)
+                best[rows] = nodes[n, right.astype(np.intp)]
+                visited_rows.append(rows)
+                visited_nodes.append(np.full(rows.size, n))
+            active = active[best[active] >= n_classes]
+        if not left_rows:
+            return best, visited_rows, visited_nodes
+        rows = np.concatenate(left_rows)
+        entrants = np.concatenate(left_entrants)
+        p = np.concatenate(left_p)
+        while rows.size:
+            beats = (p > best_p[rows]) | (
+                (p == best_p[rows]) & (smallest[entrants] < best[rows]))
+            rows, entrants, p = rows[beats], entrants[beats], p[beats]
+            leaf = entrants < n_classes
+            if leaf.any():
+                # the best leaf of each row: largest p, then smallest class
+                order = np.lexsort((entrants[leaf], -p[leaf], rows[leaf]))
+                leaf_rows = rows[leaf][order]
+                leaf_classes, leaf_p = entrants[leaf][order], p[leaf][order]
+                first = np.r_[True, leaf_rows[1:] != leaf_rows[:-1]]
+                leaf_rows, leaf_classes = leaf_rows[first], leaf_classes[first]
+                leaf_p = leaf_p[first]
+                better = (leaf_p > best_p[leaf_rows]) | (
+                    (leaf_p == best_p[leaf_rows]) & (leaf_classes < best[leaf_rows]))
+                best[leaf_rows[better]] = leaf_classes[better]
+                best_p[leaf_rows[better]] = leaf_p[better]
+                rows, entrants, p = rows[~leaf], entrants[~leaf], p[~leaf]
+                continue  # prune against the new bests before expanding
+            if not rows.size:
+                break
+            children_rows, children_entrants, children_p = [], [], []
+            node_of = (entrants - n_classes) // 2
+            for n, items in zip(*_group(node_of, np.arange(rows.size)), strict=True):
+                q = self._right_proba(n, X, rows[items])
+                children_rows += [rows[items], rows[items]]
+                children_entrants += [np.full(items.size, nodes[n, 0]),
+                                      np.full(items.size, nodes[n, 1])]
+                children_p += [p[items] * (1.0 - q), p[items] * q]
+                visited_rows.append(rows[items])
+                visited_nodes.append(np.full(items.size, n))
+            rows = np.concatenate(children_rows)
+            entrants = np.concatenate(children_entrants)
+            p = np.concatenate(children_p)
+        return best, visited_rows, visited_nodes
+
+    def _predict_indices(self, X):
+        """Class index of each row, and the visited (rows, nodes)."""
+        if not hasattr(self._reference_estimator(), "predict_proba"):
+            return self._descend(X)
+        if self._is_filter_tree():
+            return self._best_path(X)
+        proba = self._win_proba(X)
+        n_samples, n_nodes = X.shape[0], len(self.nodes_)
+        rows = np.repeat(np.arange(n_samples), n_nodes)
+        nodes = np.tile(np.arange(n_nodes), n_samples)
+        return proba.argmax(axis=1), [rows], [nodes]
+
+    def predict(self, X):
+        """Predict class labels: the most probable winner of the tournament.
 
         Parameters
         ----------
@@ -342,12 +448,19 @@ class TournamentClassifier(_BaseReduction):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The class that wins every match on its path when each node picks
-            its more probable entrant: the class a full bottom-up evaluation
-            of all the nodes would crown.
+            The argmax of :meth:`predict_proba` when the base estimator has
+            ``predict_proba``. For the filter tree it is found by walking
+            down from the final, each node choosing its more probable side
+            (``ceil(log2(n_classes))`` nodes), then exploring only the
+            branches whose probability so far beats the class found; for
+            the error-correcting tournament every node is evaluated. Without
+            ``predict_proba``, the class that the walk down (each node
+            choosing its side) reaches, i.e. the winner when every match is
+            decided by its node.
         """
         X = self._validate_for_predict(X)
-        return self.classes_[self._descend(X)[0]]
+        indices = self._predict_indices(X)[0]
+        return self.classes_[indices]
 
     def decision_path(self, X):
         """The nodes that ``predict`` evaluates for each sample.
@@ -361,56 +474,43 @@ class TournamentClassifier(_BaseReduction):
         -------
         indicator : sparse matrix of shape (n_samples, n_nodes)
             CSR indicator: entry (i, n) is 1 when node n was evaluated for
-            sample i. Its row sums are the binary predictions per sample:
-            at most ``ceil(log2(n_classes))`` for the filter tree.
+            sample i. Its row sums are the binary predictions ``predict``
+            made for each sample: ``ceil(log2(n_classes))`` or fewer for the
+            filter tree's walk down, plus the branches it had to explore.
         """
         X = self._validate_for_predict(X)
-        _, rows, nodes = self._descend(X)
+        _, rows, nodes = self._predict_indices(X)
         rows = np.concatenate(rows) if rows else np.empty(0, dtype=np.intp)
         nodes = np.concatenate(nodes) if nodes else np.empty(0, dtype=np.intp)
         indicator = sp.csr_matrix(
             (np.ones(rows.size, dtype=np.int8), (rows, nodes)),
             shape=(X.shape[0], len(self.estimators_)),
         )
-        indicator.sort_indices()
+        indicator.sum_duplicates()
+        indicator.data[:] = 1
         return indicator
 
-    @available_if(_estimators_have("predict_proba"))
-    def predict_proba(self, X):
-        """Probability that each class wins the tournament.
-
-        Available when the base estimator has ``predict_proba``. Each node
-        is read as an independent random match that its right entrant wins
-        with the node's probability; the result is the probability that the
-        class ends up champion. For the filter tree it is the product, along
-        the path from the class's leaf to the final, of the probabilities
-        that it wins each match: the conditional probability tree estimate
-        of Beygelzimer et al. [2]_, where each node estimates the
-        probability of its right subtree given that the class is one of its
-        two entrants. Every node is evaluated (``n_nodes`` binary
-        predictions per sample, unlike ``predict``).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Rows sum to one, columns ordered as `classes_`. ``predict``
-            takes the more probable entrant at each node it visits, which is
-            the argmax of these probabilities whenever the nodes are
-            confident (and always with two classes); with uncertain nodes a
-            class off the greedy path can have a larger product.
-        """
-        X = self._validate_for_predict(X)
+    def _win_proba(self, X):
+        """P(each class wins), the nodes read as independent random matches."""
         n_samples = X.shape[0]
         n_classes = self.classes_.size
+        proba = np.zeros((n_samples, n_classes))
+        if self._is_filter_tree():
+            # From the final down: each node splits the probability of its
+            # winner between its entrants (the order _best_path multiplies).
+            mass = {self.champion_: np.ones(n_samples)}
+            for n in range(len(self.nodes_) - 1, -1, -1):
+                m = mass.pop(n_classes + 2 * n)
+                q = self._right_proba(n, X, None)
+                left, right = self.nodes_[n]
+                mass[left], mass[right] = m * (1.0 - q), m * q
+            for k, m in mass.items():
+                proba[:, k] = m
+            return proba
         # entrant -> (classes it can be, their probabilities per row)
         dist = {k: (np.array([k]), np.ones((n_samples, 1))) for k in range(n_classes)}
         for n, (left, right) in enumerate(self.nodes_):
-            q = _node_proba(self.estimators_[n], self._node_input(X, None, n))
+            q = self._right_proba(n, X, None)
             support_l, p_l = dist.pop(left)
             support_r, p_r = dist.pop(right)
             support = np.union1d(support_l, support_r)
@@ -425,14 +525,36 @@ class TournamentClassifier(_BaseReduction):
             dist[n_classes + 2 * n] = (support, won)
             dist[n_classes + 2 * n + 1] = (support, lost)
         support, p = dist[self.champion_]
-        proba = np.zeros((n_samples, n_classes))
         proba[:, support] = p
         return proba
 
+    @available_if(_estimators_have("predict_proba"))
+    def predict_proba(self, X):
+        """Probability that each class wins the tournament.
 
-def _node_proba(estimator, X):
-    """P(right entrant wins) of a node with ``predict_proba``."""
-    return estimator.predict_proba(X)[:, 1]
+        Available when the base estimator has ``predict_proba``. Each node
+        is read as an independent random match that its right entrant wins
+        with the node's probability; the result is the probability that the
+        class ends up champion. For the filter tree it is the product, along
+        the path from the final down to the class's leaf, of the
+        probabilities that the class wins each match: the conditional
+        probability tree estimate of Beygelzimer et al. [2]_, where each
+        node estimates the probability of its right subtree given that the
+        class is one of its two entrants (exact when the nodes are). Every
+        node is evaluated (``n_nodes`` binary predictions per sample).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Rows sum to one, columns ordered as `classes_`; ``predict`` is
+            their argmax.
+        """
+        return self._win_proba(self._validate_for_predict(X))
 
 
 def _group(keys, values):
