@@ -17,13 +17,18 @@ sub-estimators' seeds and stored only when every sub-fit has succeeded.
 
 import itertools
 import math
-from numbers import Integral, Real
+from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
 from scipy.special import logsumexp
 from sklearn.utils import gen_batches, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    RealNotInt,
+    StrOptions,
+)
 from sklearn.utils.metaestimators import available_if
 
 from ._multiclass import (
@@ -533,7 +538,7 @@ class OutputCodeClassifier(_BaseReduction):
         ],
         "code_size": [
             Interval(Integral, 1, None, closed="left"),
-            Interval(Real, 0, None, closed="neither"),
+            Interval(RealNotInt, 0, None, closed="neither"),
             None,
         ],
         "decoding": [StrOptions({"auto", "proba", "loss", "hamming", "euclidean"})],
