@@ -202,11 +202,11 @@ def _check_user_code(code, n_classes):
     if not np.all(np.isin(code, (-1, 0, 1))):
         raise ValueError("code must contain only -1, 0 and +1.")
     code = code.astype(np.int8)
-    one_sided = ~((code == 1).any(axis=0) & (code == -1).any(axis=0))
-    if one_sided.any():
+    empty = ~(code != 0).any(axis=0)
+    if empty.any():
         raise ValueError(
-            f"Every column of code needs a +1 and a -1 (two sides to tell "
-            f"apart); columns {np.flatnonzero(one_sided).tolist()} do not."
+            f"Every column of code needs a non-zero entry (a column of zeros "
+            f"trains nothing); columns {np.flatnonzero(empty).tolist()} do not."
         )
     if _min_row_distance(code) < 0:
         raise ValueError(
@@ -403,8 +403,9 @@ class OutputCodeClassifier(_BaseReduction):
         - ``'exhaustive'``: every split of the classes in two,
           ``2 ** (n_classes - 1) - 1`` columns; at most 12 classes.
         - an array: the code book itself, rows in the order of `classes_`,
-          entries in {-1, 0, +1}; every column needs a +1 and a -1, and the
-          rows must differ.
+          entries in {-1, 0, +1}; the rows must differ, and every column
+          needs a non-zero entry. A column with one side only (as
+          scikit-learn's random codes can have) gets a constant predictor.
 
         The random codes draw `n_trials` code books from `random_state` and
         keep the one whose closest two code words are farthest apart, among
