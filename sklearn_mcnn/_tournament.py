@@ -266,6 +266,7 @@ class TournamentClassifier(_BaseReduction):
 
     def _commit_plan(self, plan):
         self.nodes_, self.champion_ = plan
+        self._smallest_class = _smallest_classes(self.nodes_, self.classes_.size)
 
     def _subproblem_rounds(self, X, y_encoded, classes, plan, trained):
         nodes, _ = plan
@@ -337,16 +338,6 @@ class TournamentClassifier(_BaseReduction):
             active = active[current[active] >= n_classes]
         return current, visited_rows, visited_nodes
 
-    def _smallest_classes(self):
-        """For each entrant, the smallest class index it can carry."""
-        n_classes = self.classes_.size
-        smallest = np.empty(n_classes + 2 * len(self.nodes_), dtype=np.intp)
-        smallest[:n_classes] = np.arange(n_classes)
-        for n, (left, right) in enumerate(self.nodes_):
-            smallest[n_classes + 2 * n: n_classes + 2 * n + 2] = min(
-                smallest[left], smallest[right])
-        return smallest
-
     def _best_path(self, X):
         """The class of largest path probability, by branch and bound.
 
@@ -364,7 +355,7 @@ class TournamentClassifier(_BaseReduction):
         n_samples = X.shape[0]
         n_classes = self.classes_.size
         nodes = self.nodes_
-        smallest = self._smallest_classes()
+        smallest = self._smallest_class
         visited_rows, visited_nodes = [], []
         best = np.full(n_samples, self.champion_, dtype=np.intp)
         best_p = np.ones(n_samples)
@@ -555,6 +546,16 @@ class TournamentClassifier(_BaseReduction):
             their argmax.
         """
         return self._win_proba(self._validate_for_predict(X))
+
+
+def _smallest_classes(nodes, n_classes):
+    """For each entrant, the smallest class index it can carry."""
+    smallest = np.empty(n_classes + 2 * len(nodes), dtype=np.intp)
+    smallest[:n_classes] = np.arange(n_classes)
+    for n, (left, right) in enumerate(nodes):
+        smallest[n_classes + 2 * n: n_classes + 2 * n + 2] = min(
+            smallest[left], smallest[right])
+    return smallest
 
 
 def _group(keys, values):
