@@ -518,11 +518,11 @@ class OutputCodeClassifier(_BaseReduction):
     >>> clf.code_book_
     array([[-1, -1, -1],
            [ 1, -1,  1],
-           [-1,  1,  1]], dtype=int8)
+           [ 1,  1, -1]], dtype=int8)
     >>> clf.predict(X[[0, 50, 100]])
     array([0, 1, 2])
     >>> clf.predict_proba(X[[0]]).round(2)
-    array([[0.97, 0.03, 0.  ]])
+    array([[0.92, 0.08, 0.  ]])
     >>> sparse = OutputCodeClassifier(LogisticRegression(max_iter=1000),
     ...     code="sparse", code_size=6, decoding="loss", random_state=0)
     >>> sparse.fit(X, y).code_book_.shape

@@ -233,14 +233,14 @@ class TournamentClassifier(_BaseReduction):
     >>> clf.fit(X[::2], y[::2]).nodes_.shape
     (9, 2)
     >>> clf.decision_path(X[:3]).sum(axis=1).ravel().tolist()
-    [4, 4, 4]
+    [[4, 4, 4]]
     >>> float(clf.score(X[1::2], y[1::2])) > 0.85
     True
     >>> clf.predict_proba(X[:1]).sum().round(6)
     np.float64(1.0)
     >>> ect = TournamentClassifier(LogisticRegression(max_iter=2000), n_errors=1)
     >>> len(ect.fit(X[::2], y[::2]).estimators_)
-    17
+    18
     """
 
     _parameter_constraints: ClassVar[dict] = {
