@@ -440,6 +440,12 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, ensure_non_negative=True
             )
+            if not np.any(sample_weight > 0):
+                # (a sub-problem without positive weight abstains: all of
+                # them would)
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number."
+                )
         if _routing_enabled():
             if sample_weight is not None:
                 params = {**params, "sample_weight": sample_weight}

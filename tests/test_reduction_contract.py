@@ -127,6 +127,8 @@ def _refused_calls(X, y):
         "fit-features-and-negative-weight": (
             "fit", (X[:, :3], y), {"sample_weight": -np.ones(y.size)}, "[Nn]egative"),
         "fit-one-class": ("fit", (X[:, :3], np.zeros_like(y)), {}, "one class"),
+        "fit-zero-weights": (
+            "fit", (X, y), {"sample_weight": np.zeros(y.size)}, "non-zero"),
         "fit-nan": ("fit", (X_nan, y), {}, "NaN"),
         "fit-weight-length-new-labels": (
             "fit", (X, new_label), {"sample_weight": np.ones(5)}, "sample"),
