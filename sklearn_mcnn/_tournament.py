@@ -32,7 +32,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, get_tags
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
 from ._multiclass import _BaseReduction, _estimators_have
@@ -135,6 +135,16 @@ def _right_wins(estimator, X):
     return score > threshold
 
 
+def _proba_available(estimator):
+    """``available_if`` check: search='best' and nodes with predict_proba."""
+    if estimator.search != "best":
+        raise AttributeError(
+            "predict_proba is not available with search='walk', whose predict "
+            "is not its argmax; use search='best'."
+        )
+    return _estimators_have("predict_proba")(estimator)
+
+
 class TournamentClassifier(_BaseReduction):
     """Filter tree and error-correcting tournament multiclass classifier.
 
@@ -169,6 +179,22 @@ class TournamentClassifier(_BaseReduction):
         Number of extra brackets ``e``: 0 is the filter tree, ``e`` the
         error-correcting tournament robust to ``e`` wrong matches on the
         true class's way.
+
+    search : {'best', 'walk'}, default='best'
+        How ``predict`` finds the class.
+
+        - ``'best'``: the argmax of :meth:`predict_proba`. For the filter
+          tree, a walk down from the final (one node per level) and then a
+          branch and bound over the branches whose probability can still
+          beat it: ``ceil(log2(n_classes))`` nodes when the nodes are
+          confident, more when they are not. The error-correcting tournament
+          evaluates every node.
+        - ``'walk'``: the walk down alone, each node choosing its more
+          probable side: the tournament's winner when every match is decided
+          by its node, at exactly one node per level
+          (``ceil(log2(n_classes))`` for the filter tree). Its class can
+          differ from the most probable one where nodes are uncertain, so
+          ``predict_proba`` is not available with it.
 
     n_jobs : int, default=None
         Number of jobs fitting the nodes of a round in parallel, through
@@ -246,13 +272,16 @@ class TournamentClassifier(_BaseReduction):
     _parameter_constraints: ClassVar[dict] = {
         "estimator": [HasMethods(["fit"]), None],
         "n_errors": [Interval(Integral, 0, None, closed="left")],
+        "search": [StrOptions({"best", "walk"})],
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimator=None, *, n_errors=0, n_jobs=None, random_state=None):
+    def __init__(self, estimator=None, *, n_errors=0, search="best", n_jobs=None,
+                 random_state=None):
         self.estimator = estimator
         self.n_errors = n_errors
+        self.search = search
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -418,7 +447,8 @@ class TournamentClassifier(_BaseReduction):
 
     def _predict_indices(self, X):
         """Class index of each row, and the visited (rows, nodes)."""
-        if not hasattr(self._reference_estimator(), "predict_proba"):
+        if self.search == "walk" or not hasattr(self._reference_estimator(),
+                                                 "predict_proba"):
             return self._descend(X)
         if self._is_filter_tree():
             return self._best_path(X)
@@ -439,15 +469,15 @@ class TournamentClassifier(_BaseReduction):
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The argmax of :meth:`predict_proba` when the base estimator has
-            ``predict_proba``. For the filter tree it is found by walking
-            down from the final, each node choosing its more probable side
-            (``ceil(log2(n_classes))`` nodes), then exploring only the
-            branches whose probability so far beats the class found; for
-            the error-correcting tournament every node is evaluated. Without
-            ``predict_proba``, the class that the walk down (each node
-            choosing its side) reaches, i.e. the winner when every match is
-            decided by its node.
+            With ``search='best'`` and a base estimator with
+            ``predict_proba``, the argmax of :meth:`predict_proba`: for the
+            filter tree found by walking down from the final, each node
+            choosing its more probable side (``ceil(log2(n_classes))``
+            nodes), then exploring only the branches whose probability so far
+            beats the class found; for the error-correcting tournament every
+            node is evaluated. With ``search='walk'``, or without
+            ``predict_proba``, the class that the walk down reaches, i.e.
+            the winner when every match is decided by its node.
         """
         X = self._validate_for_predict(X)
         indices = self._predict_indices(X)[0]
@@ -519,7 +549,7 @@ class TournamentClassifier(_BaseReduction):
         proba[:, support] = p
         return proba
 
-    @available_if(_estimators_have("predict_proba"))
+    @available_if(_proba_available)
     def predict_proba(self, X):
         """Probability that each class wins the tournament.
 

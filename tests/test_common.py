@@ -75,7 +75,7 @@ def _small_mlp():
 # Output codes and tournaments, over the default base (SoftmaxClassifier),
 # LogisticRegression and (slow) MLPBackpropClassifier, in their predict =
 # argmax(predict_proba) configurations: the default decoding of the output
-# codes, every tournament.
+# codes, every tournament (search='walk' has no predict_proba).
 NEW_REDUCTIONS = [
     OutputCodeClassifier(),
     OutputCodeClassifier(code="sparse"),
@@ -85,6 +85,9 @@ NEW_REDUCTIONS = [
     TournamentClassifier(n_errors=1),
     TournamentClassifier(LogisticRegression()),
     TournamentClassifier(LogisticRegression(), n_errors=2),
+    # the walk down: no predict_proba (its argmax could differ)
+    TournamentClassifier(search="walk"),
+    TournamentClassifier(LogisticRegression(), n_errors=1, search="walk"),
 ]
 NEW_REDUCTIONS_MLP = [
     OutputCodeClassifier(_small_mlp()),

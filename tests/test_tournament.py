@@ -197,6 +197,18 @@ def test_predict_is_argmax_of_predict_proba_on_uncertain_nodes(base, n_errors):
                       X_test[i:i + 1])[0, 1] > 0.5)[0]
             for i in range(len(X_test))])
         assert np.mean(walk != pred) > 0.01
+    # search='walk' is that walk, at one node per level, without predict_proba
+    clf.set_params(search="walk")
+    walked = np.array([
+        _play(clf.nodes_, clf.champion_, 16,
+              lambda n, a, b, i=i: clf.estimators_[n].predict_proba(
+                  X_test[i:i + 1])[0, 1] > 0.5)[0]
+        for i in range(0, len(X_test), 3)])
+    assert_array_equal(clf.predict(X_test[::3]), walked)
+    assert not hasattr(clf, "predict_proba")
+    if n_errors == 0:
+        per_row = np.asarray(clf.decision_path(X_test).sum(axis=1)).ravel()
+        assert per_row.max() == 4  # ceil(log2 16): one node per level
 
 
 def test_filter_tree_proba_is_the_product_along_the_path():
