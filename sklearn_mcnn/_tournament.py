@@ -577,6 +577,25 @@ class TournamentClassifier(_BaseReduction):
         """
         return self._win_proba(self._validate_for_predict(X))
 
+    @available_if(_proba_available)
+    def predict_log_proba(self, X):
+        """Logarithm of the class probabilities.
+
+        Available as :meth:`predict_proba` is.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            ``log(predict_proba(X))``, columns ordered as `classes_`.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
 
 def _smallest_classes(nodes, n_classes):
     """For each entrant, the smallest class index it can carry."""
