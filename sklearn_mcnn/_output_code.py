@@ -376,8 +376,10 @@ class OutputCodeClassifier(_BaseReduction):
     that problem). A binary classifier is trained per column, and a sample
     goes to the class whose code word best matches the classifiers' outputs
     (`decoding`). A code whose words differ in ``d`` places corrects up to
-    ``(d - 1) / 2`` wrong binary predictions. One-vs-all and one-vs-one are
-    the codes ``'ova'`` and ``'ovo'``.
+    ``(d - 1) / 2`` wrong binary predictions (Dietterich & Bakiri [3]_).
+    One-vs-all and one-vs-one are the codes ``'ova'`` and ``'ovo'``.
+    ``predict_proba`` couples the columns' probabilities by the generalised
+    Bradley-Terry model [2]_.
 
     Read more in the :ref:`User Guide <output_codes>`.
 
@@ -717,7 +719,7 @@ class OutputCodeClassifier(_BaseReduction):
         ``p`` minimise ``sum_s (r_s q_s- - (1 - r_s) q_s+) ** 2`` subject to
         ``sum(p) = 1``, where ``q_s+`` and ``q_s-`` are the total
         probabilities of the +1 and -1 classes of column s (Huang, Weng &
-        Lin [2]_, in the least-squares form of Wu, Lin & Weng). For the code
+        Lin 2006, in the least-squares form of Wu, Lin & Weng). For the code
         ``'ovo'`` this is one-vs-one's pairwise coupling.
 
         Parameters

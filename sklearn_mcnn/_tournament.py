@@ -164,6 +164,10 @@ class TournamentClassifier(_BaseReduction):
     ``e + 1`` losses, then a single-elimination final between the bracket
     champions; about ``(e + 1) (n_classes - 1)`` nodes.
 
+    ``predict_proba`` is the probability that each class wins when every
+    node is an independent random match: for the filter tree, the
+    conditional probability tree estimate [2]_.
+
     Read more in the :ref:`User Guide <tournaments>`.
 
     Parameters
@@ -559,7 +563,7 @@ class TournamentClassifier(_BaseReduction):
         class ends up champion. For the filter tree it is the product, along
         the path from the final down to the class's leaf, of the
         probabilities that the class wins each match: the conditional
-        probability tree estimate of Beygelzimer et al. [2]_, where each
+        probability tree estimate of Beygelzimer et al. (UAI 2009), where each
         node estimates the probability of its right subtree given that the
         class is one of its two entrants (exact when the nodes are). Every
         node is evaluated (``n_nodes`` binary predictions per sample).
