@@ -5,6 +5,14 @@ against the rest"); :class:`OneVsOneClassifier` trains one per pair of
 classes, each on the samples of its two classes only. Both wrap any binary
 classifier (by default :class:`~sklearn_mcnn.SoftmaxClassifier`).
 
+Their base, :class:`_BaseReduction`, also carries the output codes
+(:mod:`sklearn_mcnn._output_code`) and the tournaments
+(:mod:`sklearn_mcnn._tournament`): a fit draws a *plan* (a code book, a
+tournament) from ``random_state`` and trains the sub-problems in *rounds*,
+a later round's rows possibly depending on the sub-estimators already
+trained (a tournament's filtering); one-vs-all and one-vs-one are one round
+without a plan.
+
 The design follows scikit-learn's ``sklearn/multiclass.py``: sub-problems are
 fitted by module-level functions dispatched through
 :mod:`sklearn.utils.parallel`, a sub-problem whose (positively weighted)
