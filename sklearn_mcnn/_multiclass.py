@@ -5,6 +5,14 @@ against the rest"); :class:`OneVsOneClassifier` trains one per pair of
 classes, each on the samples of its two classes only. Both wrap any binary
 classifier (by default :class:`~sklearn_mcnn.SoftmaxClassifier`).
 
+Their base, :class:`_BaseReduction`, also carries the output codes
+(:mod:`sklearn_mcnn._output_code`) and the tournaments
+(:mod:`sklearn_mcnn._tournament`): a fit draws a *plan* (a code book, a
+tournament) from ``random_state`` and trains the sub-problems in *rounds*,
+a later round's rows possibly depending on the sub-estimators already
+trained (a tournament's filtering); one-vs-all and one-vs-one are one round
+without a plan.
+
 The design follows scikit-learn's ``sklearn/multiclass.py``: sub-problems are
 fitted by module-level functions dispatched through
 :mod:`sklearn.utils.parallel`, a sub-problem whose (positively weighted)
@@ -140,8 +148,9 @@ class _ConstantPredictor(BaseEstimator):
 
 
 class _UntrainedPair(BaseEstimator):
-    """A one-vs-one pair that no ``partial_fit`` batch has reached yet (none
-    of its rows so far): it abstains.  Its scores sit on the thresholds
+    """A sub-problem without training rows: a one-vs-one pair that no
+    ``partial_fit`` batch has reached yet, or a tournament node that no
+    training sample reaches: it abstains.  Its scores sit on the thresholds
     (decision 0, probability 1/2), the votes leave it out, and the next
     batch with rows of the pair starts a fresh clone of the base estimator
     in its place (it has no ``partial_fit``)."""
@@ -164,15 +173,24 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
     `y` holds the sub-problem's labels (0/1) for those rows, `fit_params` the
     parameters for all rows of `X` (restricted here), `names` the
     (negative, positive) side names used in the warning about a constant
-    sub-problem.
+    sub-problem (None: no warning, where one side is expected, as in a
+    tournament node that the filtering left one-sided).
     """
     if indices is not None:
+        if indices.size == 0:
+            # a tournament node that no training sample reaches
+            return _UntrainedPair()
         fit_params = _check_method_params(X, params=fit_params, indices=indices)
         X = _safe_split(estimator, X, None, indices)[0]
     sample_weight = fit_params.get("sample_weight")
     present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
     labels = np.unique(present)
+    if labels.size == 0:
+        # no positive weight: a tournament node reached by zero-weight rows only
+        return _UntrainedPair()
     if labels.size == 1:
+        if names is None:
+            return _ConstantPredictor().fit(X, labels)
         warnings.warn(
             f"Sub-problem {names[1]} vs {names[0]}: all training samples with "
             f"positive weight belong to {names[labels[0]]}; it is fitted as a "
@@ -201,6 +219,22 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
         X = _safe_split(estimator, X, None, indices)[0]
     estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params)
     return estimator
+
+
+def _estimator_to_update(estimator, indices, fresh):
+    """The sub-estimator a later ``partial_fit`` call trains on.
+
+    `estimator` itself when the sub-problem has no rows in the batch (it is
+    not trained), `fresh` (a new clone) when `estimator` has no
+    ``partial_fit`` (a constant predictor left by ``fit``), else a copy
+    (``copy.deepcopy``), so that a call that fails half-way leaves
+    ``estimators_`` untouched.
+    """
+    if indices is not None and indices.size == 0:
+        return estimator
+    if not hasattr(estimator, "partial_fit"):
+        return fresh
+    return copy.deepcopy(estimator)
 
 
 def _label_name(label):
@@ -414,6 +448,12 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             sample_weight = _check_sample_weight(
                 sample_weight, X, ensure_non_negative=True
             )
+            if not np.any(sample_weight > 0):
+                # (a sub-problem without positive weight abstains: all of
+                # them would)
+                raise ValueError(
+                    "Sample weights must contain at least one non-zero number."
+                )
         if _routing_enabled():
             if sample_weight is not None:
                 params = {**params, "sample_weight": sample_weight}
@@ -525,19 +565,24 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least two classes; "
                 f"got one class only: {classes[0]!r}."
             )
-        subproblems = list(self._subproblems(y_encoded, classes))
         seed_source = self._seed_source()
-        estimators = self._new_estimators(len(subproblems), seed_source)
-        fitted = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
-            for estimator, (indices, y_binary, names) in zip(
-                estimators, subproblems, strict=True
+        plan = self._new_plan(classes, seed_source)
+
+        def fit_round(subproblems):
+            estimators = self._new_estimators(len(subproblems), seed_source)
+            return Parallel(n_jobs=self.n_jobs)(
+                delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
+                for estimator, (_, indices, y_binary, names) in zip(
+                    estimators, subproblems, strict=True
+                )
             )
-        )
+
+        fitted, indices = self._train_rounds(fit_round, X, y_encoded, classes, plan)
         # Every sub-fit succeeded: commit.
         self.estimators_ = fitted
         self.classes_ = classes
-        self._store_subproblem_indices([indices for indices, _, _ in subproblems])
+        self._commit_plan(plan)
+        self._store_subproblem_indices(indices)
         self._commit_seed_source(seed_source)
         return self
 
@@ -624,57 +669,103 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"first call to partial_fit: {', '.join(map(_label_name, unknown))} "
                 f"not in {', '.join(map(_label_name, all_classes))}."
             )
-        subproblems = list(
-            self._subproblems(np.searchsorted(all_classes, y), all_classes)
-        )
         seed_source = self._seed_source()
         if first_call:
-            estimators = self._new_estimators(len(subproblems), seed_source)
+            plan = self._new_plan(all_classes, seed_source)
+            previous = fresh = None
         else:
-            estimators = self._estimators_to_update(subproblems, seed_source)
-        updated = Parallel(n_jobs=self.n_jobs)(
-            delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
-            for estimator, (indices, y_binary, _) in zip(
-                estimators, subproblems, strict=True
+            plan = self._current_plan()
+            previous = self.estimators_
+            fresh = self._fresh_estimators_for_update(seed_source)
+
+        def update_round(subproblems):
+            if first_call:
+                estimators = self._new_estimators(len(subproblems), seed_source)
+            else:
+                estimators = [
+                    _estimator_to_update(previous[k], indices,
+                                         None if fresh is None else fresh[k])
+                    for k, indices, _, _ in subproblems
+                ]
+            return Parallel(n_jobs=self.n_jobs)(
+                delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
+                for estimator, (_, indices, y_binary, _) in zip(
+                    estimators, subproblems, strict=True
+                )
             )
+
+        updated, _ = self._train_rounds(
+            update_round, X, np.searchsorted(all_classes, y), all_classes, plan
         )
         # Every update succeeded: commit.
         self.estimators_ = updated
         self.classes_ = all_classes
+        self._commit_plan(plan)
         self._store_subproblem_indices(None)
         self._commit_seed_source(seed_source)
         return self
 
-    def _estimators_to_update(self, subproblems, seed_source):
-        """The sub-estimators a later ``partial_fit`` call trains on.
+    def _fresh_estimators_for_update(self, seed_source):
+        """Fresh clones for a later ``partial_fit`` call, or None.
 
-        Copies of the fitted ones (``copy.deepcopy``), so that a call that
-        fails half-way leaves ``estimators_`` untouched. A sub-problem without
-        rows in the batch keeps its estimator itself (it is not trained);
-        constant predictors left by ``fit`` restart as fresh clones.
+        When ``fit`` left sub-estimators without ``partial_fit`` (constant
+        predictors), a later ``partial_fit`` restarts them from fresh clones
+        of the base estimator, one per sub-estimator, seeded from
+        `seed_source`.
         """
-        fresh = None
-        if not all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
-            base = self._base_estimator()
-            if not hasattr(base, "partial_fit"):
-                raise ValueError(
-                    f"{type(self).__name__}.partial_fit must restart the "
-                    "sub-problems that fit left constant from the base "
-                    f"estimator, but {base!r} has no partial_fit (now). Use a "
-                    "base estimator with partial_fit, or refit."
-                )
-            fresh = self._new_estimators(len(self.estimators_), seed_source)
-        estimators = []
-        for k, (estimator, (indices, _, _)) in enumerate(
-            zip(self.estimators_, subproblems, strict=True)
-        ):
-            if indices is not None and indices.size == 0:
-                estimators.append(estimator)
-            elif not hasattr(estimator, "partial_fit"):
-                estimators.append(fresh[k])
-            else:
-                estimators.append(copy.deepcopy(estimator))
-        return estimators
+        if all(hasattr(estimator, "partial_fit") for estimator in self.estimators_):
+            return None
+        base = self._base_estimator()
+        if not hasattr(base, "partial_fit"):
+            raise ValueError(
+                f"{type(self).__name__}.partial_fit must restart the "
+                "sub-problems that fit left constant from the base "
+                f"estimator, but {base!r} has no partial_fit (now). Use a "
+                "base estimator with partial_fit, or refit."
+            )
+        return self._new_estimators(len(self.estimators_), seed_source)
+
+    # Hooks of the sub-problems' layout.  One-vs-all and one-vs-one train all
+    # their sub-problems in one round, with no plan; output codes draw a code
+    # book (the plan) and the tournaments train their nodes round by round,
+    # each round on the rows that the nodes already trained let through.
+
+    def _new_plan(self, classes, seed_source):
+        """Hook: the layout of the sub-problems for `classes` (e.g. a code
+        book), drawn from `seed_source` before the sub-estimators' seeds."""
+
+    def _current_plan(self):
+        """Hook: the fitted layout, for a later ``partial_fit`` call."""
+
+    def _commit_plan(self, plan):
+        """Hook: store the layout as fitted attributes (when the call has
+        succeeded)."""
+
+    def _subproblem_rounds(self, X, y_encoded, classes, plan, trained):
+        """Yield the sub-problems, round by round.
+
+        Each round is a list of ``(k, row indices or None, binary labels,
+        side names)``, ``k`` the sub-estimator's position in
+        ``estimators_``. Before the next round is asked for, `trained` (a
+        dict) maps the positions of the rounds so far to their trained
+        sub-estimators. By default, a single round of ``_subproblems``.
+        """
+        yield [(k, *subproblem)
+               for k, subproblem in enumerate(self._subproblems(y_encoded, classes))]
+
+    def _train_rounds(self, train_round, X, y_encoded, classes, plan):
+        """Train the sub-problems of every round with `train_round`.
+
+        Returns the trained sub-estimators in position order, and each
+        one's row indices.
+        """
+        trained, indices = {}, {}
+        for subproblems in self._subproblem_rounds(X, y_encoded, classes, plan, trained):
+            results = train_round(subproblems)
+            for (k, rows, _, _), estimator in zip(subproblems, results, strict=True):
+                trained[k], indices[k] = estimator, rows
+        order = range(len(trained))
+        return [trained[k] for k in order], [indices[k] for k in order]
 
     @available_if(_estimators_have("predict_proba"))
     def predict_log_proba(self, X):

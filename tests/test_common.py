@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks, with nothing skipped by hand."""
 
 import pytest
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import (
     check_dataframe_column_names_consistency,
     check_param_validation,
@@ -8,7 +9,12 @@ from sklearn.utils.estimator_checks import (
 )
 
 import sklearn_mcnn
-from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier
+from sklearn_mcnn import (
+    MLPBackpropClassifier,
+    OutputCodeClassifier,
+    SoftmaxClassifier,
+    TournamentClassifier,
+)
 
 ESTIMATORS = [
     SoftmaxClassifier(),
@@ -64,6 +70,58 @@ def test_sklearn_compatible_estimator(estimator, check, monkeypatch):
     check(estimator)
 
 
+def _small_mlp():
+    # as in test_multiclass.py: 50 Adam epochs at the default step underfit
+    # the checks' small problems
+    return MLPBackpropClassifier(hidden_layer_sizes=(5,), learning_rate_init=0.05,
+                                 max_iter=50)
+
+
+# Output codes and tournaments, over the default base (SoftmaxClassifier),
+# LogisticRegression and (slow) MLPBackpropClassifier, in their predict =
+# argmax(predict_proba) configurations: the default decoding of the output
+# codes, every tournament (search='walk' has no predict_proba).
+NEW_REDUCTIONS = [
+    OutputCodeClassifier(),
+    OutputCodeClassifier(code="sparse"),
+    OutputCodeClassifier(code="exhaustive", decoding="proba"),
+    OutputCodeClassifier(LogisticRegression()),
+    TournamentClassifier(),
+    TournamentClassifier(n_errors=1),
+    TournamentClassifier(LogisticRegression()),
+    TournamentClassifier(LogisticRegression(), n_errors=2),
+    # the walk down: no predict_proba (its argmax could differ)
+    TournamentClassifier(search="walk"),
+    TournamentClassifier(LogisticRegression(), n_errors=1, search="walk"),
+]
+NEW_REDUCTIONS_MLP = [
+    OutputCodeClassifier(_small_mlp()),
+    TournamentClassifier(_small_mlp()),
+    TournamentClassifier(_small_mlp(), n_errors=1),
+]
+
+
+@parametrize_with_checks(NEW_REDUCTIONS)
+def test_new_reductions_sklearn_compatible(estimator, check, monkeypatch):
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    check(estimator)
+
+
+@pytest.mark.slow
+@parametrize_with_checks(NEW_REDUCTIONS_MLP)
+def test_new_reductions_sklearn_compatible_mlp_base(estimator, check, monkeypatch):
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", NEW_REDUCTIONS + NEW_REDUCTIONS_MLP, ids=repr)
+def test_new_reductions_param_validation_and_column_names(estimator):
+    pytest.importorskip("pandas")
+    name = type(estimator).__name__
+    check_param_validation(name, estimator)
+    check_dataframe_column_names_consistency(name, estimator)
+
+
 @pytest.mark.parametrize("estimator", ALL, ids=lambda e: type(e).__name__)
 def test_param_validation(estimator):
     check_param_validation(type(estimator).__name__, estimator)
@@ -78,5 +136,5 @@ def test_dataframe_column_names_consistency(estimator):
 def test_public_api():
     assert set(sklearn_mcnn.__all__) >= {
         "SoftmaxClassifier", "MLPBackpropClassifier", "OneVsAllClassifier",
-        "OneVsOneClassifier",
+        "OneVsOneClassifier", "OutputCodeClassifier", "TournamentClassifier",
     }
