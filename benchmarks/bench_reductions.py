@@ -49,7 +49,6 @@ import warnings
 
 import numpy as np
 import sklearn
-from _common import PeakMemory, machine_footer, make_data, write_report
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.multiclass import OneVsOneClassifier as SkOneVsOneClassifier
@@ -61,6 +60,9 @@ from sklearn_mcnn import (
     OutputCodeClassifier,
     TournamentClassifier,
 )
+
+from _common import PeakMemory, machine_footer, make_data, write_report
+
 
 def _fit_counting_warnings(model, X, y):
     with warnings.catch_warnings(record=True) as caught:
@@ -202,7 +204,8 @@ def run_six(args, argv):
         n_classes = np.unique(y).size
         ova_evaluations = None
         for reduction, make_model in SIX.items():
-            if reduction == "one-vs-one" and n_classes * (n_classes - 1) // 2 > MAX_PAIRS:
+            n_pairs = n_classes * (n_classes - 1) // 2
+            if reduction == "one-vs-one" and n_pairs > MAX_PAIRS:
                 row = (f"| {name} | {reduction} | "
                        f"{n_classes * (n_classes - 1) // 2} | not run | | | | |")
                 lines.append(row)

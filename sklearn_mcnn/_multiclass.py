@@ -760,7 +760,8 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         one's row indices.
         """
         trained, indices = {}, {}
-        for subproblems in self._subproblem_rounds(X, y_encoded, classes, plan, trained):
+        rounds = self._subproblem_rounds(X, y_encoded, classes, plan, trained)
+        for subproblems in rounds:
             results = train_round(subproblems)
             for (k, rows, _, _), estimator in zip(subproblems, results, strict=True):
                 trained[k], indices[k] = estimator, rows

@@ -79,7 +79,8 @@ def test_exhaustive_code_is_every_split(n_classes):
 
 def test_exhaustive_code_limit():
     assert make_code_book("exhaustive", 12).shape == (12, 2047)
-    with pytest.raises(ValueError, match="4095 binary problems for 13.*limited to 12"):
+    with pytest.raises(ValueError,
+                       match=r"4095 binary problems for 13.*limited to 12"):
         make_code_book("exhaustive", 13)
 
 
@@ -139,8 +140,8 @@ def test_named_codes():
     assert_array_equal(make_code_book("ovo", 3),
                        [[-1, -1, 0], [1, 0, -1], [0, 1, 1]])
     for code in ("ova", "ovo", "exhaustive", "dense", "sparse"):
-        assert_array_equal(make_code_book(code, 2, random_state=np.random.RandomState(0)),
-                           [[-1], [1]])
+        book = make_code_book(code, 2, random_state=np.random.RandomState(0))
+        assert_array_equal(book, [[-1], [1]])
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,7 @@ def test_filter_tree_structure(n_classes):
                 if (k < n_classes or (k - n_classes) % 2 == 0) and k != champion]
     assert_array_equal(entrants, expected)
     # depth ceil(log2 K): the longest path from a leaf to the final
-    depth = {k: 0 for k in range(n_classes)}
+    depth = dict.fromkeys(range(n_classes), 0)
     for n, (left, right) in enumerate(nodes):
         depth[n_classes + 2 * n] = 1 + max(depth[left], depth[right])
     assert depth[champion] == math.ceil(math.log2(n_classes))
@@ -264,7 +264,8 @@ def test_decision_path_of_confident_nodes_is_one_node_per_level(n_classes):
     assert np.median(per_row) <= depth
     # the final is always evaluated, and the predicted leaf's match
     assert (path[:, len(clf.nodes_) - 1].toarray() == 1).all()
-    leaf_node = {k: n for n, pair in enumerate(clf.nodes_) for k in pair if k < n_classes}
+    leaf_node = {k: n for n, pair in enumerate(clf.nodes_) for k in pair
+                 if k < n_classes}
     pred = np.searchsorted(clf.classes_, clf.predict(X))
     assert all(path[i, leaf_node[pred[i]]] == 1 for i in range(len(y)))
 
