@@ -462,10 +462,17 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         _raise_for_params(params, self, method)
         if sample_weight is None:
             return {}
-        base = self._base_estimator()
-        if "sample_weight" not in signature(getattr(base, method)).parameters:
+        # The method that will receive the weights: the base estimator's, or
+        # where it has none (partial_fit after set_params), the fitted
+        # sub-estimators' that a partial_fit updates; with neither, the
+        # update raises its own clear error later.
+        candidates = [self._base_estimator(), *getattr(self, "estimators_", [])]
+        owner = next((e for e in candidates if hasattr(e, method)), None)
+        if owner is None:
+            return {"sample_weight": sample_weight}
+        if "sample_weight" not in signature(getattr(owner, method)).parameters:
             raise ValueError(
-                f"The base estimator {type(base).__name__} does not support "
+                f"The base estimator {type(owner).__name__} does not support "
                 f"sample_weight in {method}; cannot fit "
                 f"{type(self).__name__} with sample_weight."
             )

@@ -250,6 +250,27 @@ def test_partial_fit_failing_in_a_sub_estimator_changes_nothing(name, first, fla
 
 
 @pytest.mark.parametrize("name", REDUCTIONS)
+def test_weighted_partial_fit_after_the_base_lost_partial_fit(name):
+    """A fitted reduction whose base estimator no longer has partial_fit
+    (set_params(estimator__solver='lbfgs')) updates its fitted
+    sub-estimators, weights included; a weighted call with unknown labels
+    gets the labels' ValueError (it used to raise AttributeError while
+    looking for the base's partial_fit; found by the stateful fuzz test)."""
+    X, y = _wine()
+    sw = np.ones(y.size)
+    est = REDUCTIONS[name](SoftmaxClassifier(solver="sgd", max_iter=5),
+                           random_state=0)
+    est.partial_fit(X, y, classes=np.unique(y), sample_weight=sw)
+    est.set_params(estimator__solver="lbfgs")
+    state, outputs = pickle.dumps(est), _outputs(est, X)
+    with pytest.raises(ValueError, match="not among"):
+        est.partial_fit(X, y + 10, sample_weight=sw)
+    _assert_unchanged(est, state, outputs, X)
+    est.partial_fit(X, y, sample_weight=sw)
+    assert pickle.dumps(est) != state
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
 def test_failed_first_partial_fit_leaves_it_unfitted(name, flaky):
     X, y = _wine()
     est = REDUCTIONS[name](flaky())

@@ -275,7 +275,7 @@ INVALID = {
 }
 INVALID_MLP = {
     "hidden_layer_sizes": [(0,), (3, -1)],
-    "activation": ["softplus"],
+    "activation": ["swish"],
     "dropout": [1.0, -0.1],
     "loss": ["hinge"],
 }
