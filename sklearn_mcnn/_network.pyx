@@ -1141,13 +1141,20 @@ def new_tuner(int n_threads):
     return state
 
 
+cdef Tuner* tuner_record_of(Tuner[::1] state) except NULL:
+    """The one record of a tuner state made by `new_tuner`."""
+    if state.shape[0] != 1:
+        raise ValueError("tuner must be a state made by new_tuner")
+    return &state[0]
+
+
 def tuner_threads_next(Tuner[::1] state):
     """The thread count the tuner kept in ``state`` runs the next step on
     (for callers outside `train_epoch`, such as L-BFGS's objective)."""
-    return tuner_threads(&state[0])
+    return tuner_threads(tuner_record_of(state))
 
 
 def tuner_account(Tuner[::1] state, double seconds):
     """Account for a step that took ``seconds`` on ``tuner_threads_next``
     threads (the same rule as the steps of `train_epoch`)."""
-    tuner_record(&state[0], seconds)
+    tuner_record(tuner_record_of(state), seconds)

@@ -471,6 +471,17 @@ def test_train_epoch_refuses_a_tuner_of_another_layout(kernel_case):
                             (c["s1"], c["s2"]), _solver(), np.zeros(7))
 
 
+@pytest.mark.parametrize("n_records", [0, 2])
+def test_tuner_entry_points_refuse_a_state_of_another_size(n_records):
+    state = np.zeros(n_records, dtype=_network.TUNER_DTYPE)
+    with pytest.raises(ValueError, match="new_tuner"):
+        _network.tuner_threads_next(state)
+    with pytest.raises(ValueError, match="new_tuner"):
+        _network.tuner_account(state, 0.1)
+    with pytest.raises(ValueError, match="dtype mismatch"):
+        _network.tuner_threads_next(np.zeros(7))
+
+
 def test_train_epoch_refuses_shuffled_dense_rows_without_room_to_gather():
     """Gathering shuffled rows of many features writes ``capacity ×
     n_features`` values: without their room it would write past the
