@@ -45,7 +45,7 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import check_random_state, gen_batches, get_tags
+from sklearn.utils import _safe_indexing, check_random_state, gen_batches, get_tags
 from sklearn.utils._param_validation import HasMethods, Hidden, StrOptions
 from sklearn.utils.metadata_routing import (
     UNUSED,
@@ -62,7 +62,10 @@ from sklearn.utils.validation import (
     _check_method_params,
     _check_sample_weight,
     _num_samples,
+    check_array,
+    check_consistent_length,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -167,14 +170,15 @@ class _UntrainedPair(BaseEstimator):
         return np.full((_num_samples(X), 2), 0.5)
 
 
-def _fit_binary(estimator, X, y, fit_params, indices, names):
+def _fit_binary(estimator, X, y, fit_params, indices, names, validation):
     """Fit one binary sub-estimator on the rows `indices` (all if None).
 
     `y` holds the sub-problem's labels (0/1) for those rows, `fit_params` the
     parameters for all rows of `X` (restricted here), `names` the
     (negative, positive) side names used in the warning about a constant
     sub-problem (None: no warning, where one side is expected, as in a
-    tournament node that the filtering left one-sided).
+    tournament node that the filtering left one-sided), `validation` the
+    sub-problem's own ``X_val``, ``y_val``, ``sample_weight_val`` (or {}).
     """
     if indices is not None:
         if indices.size == 0:
@@ -182,6 +186,7 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
             return _UntrainedPair()
         fit_params = _check_method_params(X, params=fit_params, indices=indices)
         X = _safe_split(estimator, X, None, indices)[0]
+    fit_params = {**fit_params, **validation}
     sample_weight = fit_params.get("sample_weight")
     present = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
     labels = np.unique(present)
@@ -202,11 +207,12 @@ def _fit_binary(estimator, X, y, fit_params, indices, names):
     return estimator.fit(X, y, **fit_params)
 
 
-def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
+def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation):
     """Update one binary sub-estimator on the rows `indices` (all if None).
 
     A sub-problem with no rows in this batch leaves `estimator` unchanged,
-    or, if it was never trained, an :class:`_UntrainedPair`.
+    or, if it was never trained, an :class:`_UntrainedPair`. `validation`:
+    as in :func:`_fit_binary`.
     """
     if indices is not None:
         if indices.size == 0:
@@ -217,7 +223,8 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices):
             X, params=partial_fit_params, indices=indices
         )
         X = _safe_split(estimator, X, None, indices)[0]
-    estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params)
+    estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params,
+                          **validation)
     return estimator
 
 
@@ -369,6 +376,30 @@ def _estimators_have(attr):
     return check
 
 
+def _subproblem_validation(validation, subproblem):
+    """The validation parameters of one sub-problem, or {}.
+
+    `validation` is ``(X_val, y_val as class indices, sample_weight_val)``,
+    `subproblem` the ``(k, rows, binary labels, names)`` that the
+    sub-problems' layout gives on those rows. A sub-problem that none of the
+    validation rows (with positive weight) belongs to gets none: its
+    sub-estimator falls back on its own ``validation_fraction`` split.
+    """
+    X_val, _, sample_weight_val = validation
+    _, rows, y_binary, _ = subproblem
+    if rows is not None:
+        if rows.size == 0:
+            return {}
+        X_val = _safe_indexing(X_val, rows)
+        if sample_weight_val is not None:
+            sample_weight_val = sample_weight_val[rows]
+    if sample_weight_val is None:
+        return {"X_val": X_val, "y_val": y_binary}
+    if not np.any(sample_weight_val > 0):
+        return {}
+    return {"X_val": X_val, "y_val": y_binary, "sample_weight_val": sample_weight_val}
+
+
 class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Shared machinery of the one-vs-all and one-vs-one reductions.
 
@@ -478,6 +509,56 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             )
         return {"sample_weight": sample_weight}
 
+    def _split_validation(self, params, classes):
+        """Take the validation data out of the routed `params`.
+
+        Returns the other parameters and, when both ``X_val`` and ``y_val``
+        are routed, ``(X_val, y_val as indices into classes,
+        sample_weight_val or None)`` (else None, and the parameters go on
+        unchanged, for the sub-estimators to refuse). The sub-estimators
+        get their sub-problem's rows of them, relabelled, from
+        :meth:`_train_rounds`: routing the multiclass ``y_val`` as it is
+        would give binary sub-estimators labels they do not know.
+        """
+        if params.get("X_val") is None or params.get("y_val") is None:
+            return params, None
+        params = dict(params)
+        X_val = params.pop("X_val")
+        y_val = params.pop("y_val")
+        sample_weight_val = params.pop("sample_weight_val", None)
+        if get_tags(self._base_estimator()).input_tags.pairwise:
+            raise ValueError(
+                f"{type(self).__name__} cannot route X_val to a pairwise base "
+                "estimator (its columns would have to be the training rows of "
+                "each sub-problem)."
+            )
+        # Validated as X (the sub-estimators check it against their own
+        # training data in detail); the rows must be indexable here.
+        X_val = check_array(
+            X_val, dtype=None, input_name="X_val", **self._validation_params()
+        )
+        y_val = column_or_1d(y_val, warn=True)
+        check_consistent_length(X_val, y_val)
+        try:
+            unknown = np.setdiff1d(np.unique(y_val), classes)
+        except TypeError as error:
+            raise ValueError(
+                f"y_val has labels of another type than the classes "
+                f"{classes!r}: {error}"
+            ) from None
+        if unknown.size:
+            raise ValueError(
+                f"y_val contains labels that are not classes of y: "
+                f"{', '.join(map(_label_name, unknown))} not in "
+                f"{', '.join(map(_label_name, classes))}."
+            )
+        if sample_weight_val is not None:
+            sample_weight_val = _check_sample_weight(
+                sample_weight_val, X_val, ensure_non_negative=True
+            )
+        y_val_encoded = np.searchsorted(classes, y_val)
+        return params, (X_val, y_val_encoded, sample_weight_val)
+
     def _validate_for_predict(self, X):
         """Check that the model is fitted and validate X against it."""
         check_is_fitted(self, "estimators_")
@@ -545,7 +626,9 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         **fit_params : dict
             Further parameters routed to the sub-estimators' ``fit``
             (restricted to each sub-problem's rows when they have one entry
-            per sample). Only available with
+            per sample). Validation data (``X_val``, ``y_val``,
+            ``sample_weight_val``) is given to each sub-problem as its own
+            rows with its binary labels. Only available with
             ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
@@ -572,19 +655,24 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} needs samples of at least two classes; "
                 f"got one class only: {classes[0]!r}."
             )
+        params, validation = self._split_validation(params, classes)
         seed_source = self._seed_source()
         plan = self._new_plan(classes, seed_source)
 
-        def fit_round(subproblems):
+        def fit_round(subproblems, validations):
             estimators = self._new_estimators(len(subproblems), seed_source)
             return Parallel(n_jobs=self.n_jobs)(
-                delayed(_fit_binary)(estimator, X, y_binary, params, indices, names)
-                for estimator, (_, indices, y_binary, names) in zip(
-                    estimators, subproblems, strict=True
+                delayed(_fit_binary)(
+                    estimator, X, y_binary, params, indices, names, validation
+                )
+                for estimator, (_, indices, y_binary, names), validation in zip(
+                    estimators, subproblems, validations, strict=True
                 )
             )
 
-        fitted, indices = self._train_rounds(fit_round, X, y_encoded, classes, plan)
+        fitted, indices = self._train_rounds(
+            fit_round, X, y_encoded, classes, plan, validation
+        )
         # Every sub-fit succeeded: commit.
         self.estimators_ = fitted
         self.classes_ = classes
@@ -621,8 +709,8 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             ``partial_fit`` restricted to its sub-problem's rows.
 
         **partial_fit_params : dict
-            Further parameters routed to the sub-estimators' ``partial_fit``.
-            Only available with
+            Further parameters routed to the sub-estimators' ``partial_fit``;
+            validation data as in :meth:`fit`. Only available with
             ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
@@ -676,6 +764,7 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 f"first call to partial_fit: {', '.join(map(_label_name, unknown))} "
                 f"not in {', '.join(map(_label_name, all_classes))}."
             )
+        params, validation = self._split_validation(params, all_classes)
         seed_source = self._seed_source()
         if first_call:
             plan = self._new_plan(all_classes, seed_source)
@@ -685,7 +774,7 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             previous = self.estimators_
             fresh = self._fresh_estimators_for_update(seed_source)
 
-        def update_round(subproblems):
+        def update_round(subproblems, validations):
             if first_call:
                 estimators = self._new_estimators(len(subproblems), seed_source)
             else:
@@ -695,14 +784,17 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                     for k, indices, _, _ in subproblems
                 ]
             return Parallel(n_jobs=self.n_jobs)(
-                delayed(_partial_fit_binary)(estimator, X, y_binary, params, indices)
-                for estimator, (_, indices, y_binary, _) in zip(
-                    estimators, subproblems, strict=True
+                delayed(_partial_fit_binary)(
+                    estimator, X, y_binary, params, indices, validation
+                )
+                for estimator, (_, indices, y_binary, _), validation in zip(
+                    estimators, subproblems, validations, strict=True
                 )
             )
 
         updated, _ = self._train_rounds(
-            update_round, X, np.searchsorted(all_classes, y), all_classes, plan
+            update_round, X, np.searchsorted(all_classes, y), all_classes, plan,
+            validation,
         )
         # Every update succeeded: commit.
         self.estimators_ = updated
@@ -760,16 +852,37 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         yield [(k, *subproblem)
                for k, subproblem in enumerate(self._subproblems(y_encoded, classes))]
 
-    def _train_rounds(self, train_round, X, y_encoded, classes, plan):
+    def _train_rounds(self, train_round, X, y_encoded, classes, plan, validation):
         """Train the sub-problems of every round with `train_round`.
+
+        `train_round(subproblems, validations)` gets each sub-problem's
+        validation parameters too: the rows of `validation` (the output of
+        :meth:`_split_validation`, or None) that the same layout gives the
+        sub-problem, with its binary labels. They come from the same
+        ``_subproblem_rounds``, run on the validation rows in step with the
+        training rows, so that a tournament filters them through the nodes
+        already trained, like the training rows.
 
         Returns the trained sub-estimators in position order, and each
         one's row indices.
         """
         trained, indices = {}, {}
         rounds = self._subproblem_rounds(X, y_encoded, classes, plan, trained)
-        for subproblems in rounds:
-            results = train_round(subproblems)
+        if validation is None:
+            validation_rounds = itertools.repeat(None)
+        else:
+            validation_rounds = self._subproblem_rounds(
+                validation[0], validation[1], classes, plan, trained
+            )
+        for subproblems, validation_subproblems in zip(rounds, validation_rounds):
+            if validation_subproblems is None:
+                validations = [{}] * len(subproblems)
+            else:
+                validations = [
+                    _subproblem_validation(validation, subproblem)
+                    for subproblem in validation_subproblems
+                ]
+            results = train_round(subproblems, validations)
             for (k, rows, _, _), estimator in zip(subproblems, results, strict=True):
                 trained[k], indices[k] = estimator, rows
         order = range(len(trained))

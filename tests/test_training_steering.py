@@ -16,6 +16,7 @@
   in test_failed_calls.py).
 """
 
+import itertools
 import math
 import pickle
 import re
@@ -28,6 +29,7 @@ import numpy as np
 import pytest
 import sklearn
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
 from sklearn.datasets import load_digits, load_iris
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
@@ -37,7 +39,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _training
+from sklearn_mcnn import (
+    MLPBackpropClassifier,
+    OneVsAllClassifier,
+    OneVsOneClassifier,
+    OutputCodeClassifier,
+    SoftmaxClassifier,
+    TournamentClassifier,
+    _training,
+)
 from sklearn_mcnn._training import cosine_warm_restarts
 from sklearn_mcnn.utils import _steepest_descent, lr_range_test
 
@@ -289,6 +299,134 @@ def test_pipeline_transforms_validation_data():
     assert clf.t_ == clf.n_iter_ * X.shape[0]
     assert clf.best_validation_score_ == pytest.approx(pipe.score(X_val, y_val),
                                                        abs=1e-12)
+
+
+class _RecordingSoftmax(SoftmaxClassifier):
+    """SoftmaxClassifier that keeps what its ``fit``/``partial_fit`` got."""
+
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
+        self.seen_ = (X, y, sample_weight, X_val, y_val, sample_weight_val)
+        return super().fit(X, y, sample_weight, X_val=X_val, y_val=y_val,
+                           sample_weight_val=sample_weight_val)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None, *, X_val=None,
+                    y_val=None, sample_weight_val=None):
+        self.seen_ = (X, y, sample_weight, X_val, y_val, sample_weight_val)
+        return super().partial_fit(X, y, classes, sample_weight, X_val=X_val,
+                                   y_val=y_val, sample_weight_val=sample_weight_val)
+
+
+_REDUCTIONS = {
+    "one-vs-all": lambda base: OneVsAllClassifier(base),
+    "one-vs-one": lambda base: OneVsOneClassifier(base),
+    "ecoc-sparse": lambda base: OutputCodeClassifier(base, code="sparse",
+                                                     n_trials=3, random_state=0),
+    "filter-tree": lambda base: TournamentClassifier(base),
+    "ect": lambda base: TournamentClassifier(base, n_errors=1),
+}
+
+
+def _recording_base(**params):
+    return _RecordingSoftmax(solver="sgd", max_iter=3, early_stopping=True,
+                             n_iter_no_change=50, random_state=0,
+                             **params).set_fit_request(
+        sample_weight=True, X_val=True, y_val=True, sample_weight_val=True)
+
+
+@pytest.mark.parametrize("name", _REDUCTIONS)
+def test_reductions_route_each_subproblem_its_validation_rows(name):
+    """With X_val = X, y_val = y, sample_weight_val = sample_weight, the
+    validation rows each sub-estimator gets are exactly its training rows
+    with its training labels: the sub-problems' layout (one-vs-one's pairs,
+    the code book's zero entries, the tournament's filtering through the
+    nodes already trained) is applied to the validation rows in step."""
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    sw = np.linspace(0.2, 2.0, y.size)
+    with sklearn.config_context(enable_metadata_routing=True):
+        reduction = _REDUCTIONS[name](_recording_base()).fit(
+            X, y, sample_weight=sw, X_val=X, y_val=y, sample_weight_val=sw)
+    trained = [e for e in reduction.estimators_ if hasattr(e, "seen_")]
+    assert len(trained) >= 2
+    for estimator in trained:
+        X_sub, y_sub, sw_sub, X_val, y_val, sw_val = estimator.seen_
+        assert_array_equal(X_val, X_sub)
+        assert_array_equal(y_val, y_sub)
+        assert_array_equal(sw_val, sw_sub)
+        assert set(np.unique(y_val)) <= {0, 1}
+        # the sub-estimator watched them: its training was all of X_sub
+        assert estimator.t_ == estimator.n_iter_ * X_sub.shape[0]
+
+
+def test_one_vs_one_validation_equals_fitting_each_pair_by_hand(split_digits):
+    """One-vs-one with routed validation data trains each pair exactly as a
+    binary SoftmaxClassifier given that pair's rows of X and X_val."""
+    X, y, X_val, y_val = split_digits
+    X, y = X[y < 4], y[y < 4]
+    X_val, y_val = X_val[y_val < 4], y_val[y_val < 4]
+    base = SoftmaxClassifier(solver="sgd", max_iter=20, early_stopping=True,
+                             n_iter_no_change=3, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ovo = OneVsOneClassifier(
+            base.set_fit_request(X_val=True, y_val=True)).fit(
+            X, y, X_val=X_val, y_val=y_val)
+    for (i, j), estimator in zip(itertools.combinations(range(4), 2),
+                                 ovo.estimators_, strict=True):
+        rows, val_rows = np.isin(y, (i, j)), np.isin(y_val, (i, j))
+        # (the reduction seeds each sub-estimator; the pair's seed is kept)
+        by_hand = clone(base).set_params(random_state=estimator.random_state)
+        by_hand.fit(X[rows], (y[rows] == j).astype(int),
+                    X_val=X_val[val_rows],
+                    y_val=(y_val[val_rows] == j).astype(int))
+        assert_array_equal(estimator.coef_, by_hand.coef_)
+        assert estimator.n_iter_ == by_hand.n_iter_
+        assert_array_equal(estimator.validation_scores_,
+                           by_hand.validation_scores_)
+
+
+def test_reductions_route_validation_data_to_partial_fit():
+    """partial_fit's held-out monitor: each sub-estimator's curve holds the
+    score of its own validation rows."""
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = SoftmaxClassifier(solver="sgd", random_state=0)
+        ovo = OneVsOneClassifier(base.set_partial_fit_request(X_val=True, y_val=True))
+        for _ in range(2):
+            ovo.partial_fit(X[::2], y[::2], classes=[0, 1, 2],
+                            X_val=X[1::2], y_val=y[1::2])
+    X_val, y_val = X[1::2], y[1::2]
+    for (i, j), estimator in zip(itertools.combinations(range(3), 2),
+                                 ovo.estimators_, strict=True):
+        rows = np.isin(y_val, (i, j))
+        assert len(estimator.validation_scores_) == 2
+        assert estimator.validation_scores_[-1] == pytest.approx(
+            estimator.score(X_val[rows], (y_val[rows] == j).astype(int)))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [({"y_val": np.array([0, 1, 7])}, "y_val contains labels that are not"),
+     ({"y_val": np.array(["a", "b", "c"])}, "y_val"),
+     ({"y_val": np.array([0, 1])}, "inconsistent numbers of samples"),
+     ({"sample_weight_val": -np.ones(3)}, "Negative values"),
+     ({"X_val": np.ones((3, 2))}, "features"),
+     ({"y_val": None}, "X_val is provided, but y_val was not provided")])
+def test_reductions_refuse_bad_validation_data(params, message):
+    """Refused before any sub-problem trains, and a fitted reduction keeps
+    its model (the failed-call invariant)."""
+    X, y = load_iris(return_X_y=True)
+    base = SoftmaxClassifier(solver="sgd", max_iter=3, early_stopping=True,
+                             random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ovo = OneVsOneClassifier(base.set_fit_request(
+            X_val=True, y_val=True, sample_weight_val=True)).fit(X, y)
+        before = _snapshot(ovo, X)
+        fit_params = {"X_val": X[:3], "y_val": y[:3], **params}
+        with pytest.raises(ValueError, match=message):
+            ovo.fit(X, y, **fit_params)
+    _assert_unchanged(ovo, X, before)
 
 
 # =========================================================================
