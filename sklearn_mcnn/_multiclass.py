@@ -69,6 +69,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._base import CachedParamNamesMixin
 from ._checkpoint import restore_on_failure
 from ._validation import check_class_labels
 
@@ -95,20 +96,29 @@ def _default_estimator():
     return SoftmaxClassifier()
 
 
-def _set_random_states(estimator, random_state):
-    """Seed every ``random_state`` parameter of `estimator` from `random_state`.
+def _random_state_keys(estimator):
+    """The parameters of `estimator` named ``random_state`` or ending in
+    ``__random_state`` (nested estimators), sorted."""
+    return sorted(key for key in estimator.get_params(deep=True)
+                  if key == "random_state" or key.endswith("__random_state"))
 
-    As ``sklearn.ensemble._base._set_random_states``: all parameters named
-    ``random_state`` or ending in ``__random_state`` (nested estimators) are
-    set, in sorted order, to integers drawn from the RandomState
-    `random_state`.
+
+def _set_random_states(estimator, random_state, keys):
+    """Seed the parameters `keys` (:func:`_random_state_keys`) of `estimator`
+    from `random_state`.
+
+    As ``sklearn.ensemble._base._set_random_states``, the same draws: each
+    key, in sorted order, is set to an integer drawn from the RandomState
+    `random_state`. Top-level keys are set as ``set_params`` sets them,
+    without its ``get_params(deep=True)``.
     """
-    to_set = {}
-    for key in sorted(estimator.get_params(deep=True)):
-        if key == "random_state" or key.endswith("__random_state"):
-            to_set[key] = random_state.randint(np.iinfo(np.int32).max)
-    if to_set:
-        estimator.set_params(**to_set)
+    seeds = {key: random_state.randint(np.iinfo(np.int32).max) for key in keys}
+    nested = {key: seed for key, seed in seeds.items() if "__" in key}
+    for key, seed in seeds.items():
+        if key not in nested:
+            setattr(estimator, key, seed)
+    if nested:
+        estimator.set_params(**nested)
     return estimator
 
 
@@ -400,7 +410,9 @@ def _subproblem_validation(validation, subproblem):
     return {"X_val": X_val, "y_val": y_binary, "sample_weight_val": sample_weight_val}
 
 
-class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _BaseReduction(
+    CachedParamNamesMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator
+):
     """Shared machinery of the one-vs-all and one-vs-one reductions.
 
     Subclasses define the binary sub-problems (``_subproblems``) and how the
@@ -466,8 +478,10 @@ class _BaseReduction(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         model does not depend on ``n_jobs``.
         """
         base = self._base_estimator()
+        keys = _random_state_keys(base)
         return [
-            _set_random_states(clone(base), seed_source) for _ in range(n_estimators)
+            _set_random_states(clone(base), seed_source, keys)
+            for _ in range(n_estimators)
         ]
 
     def _check_voting(self):

@@ -138,3 +138,30 @@ def test_public_api():
         "SoftmaxClassifier", "MLPBackpropClassifier", "OneVsAllClassifier",
         "OneVsOneClassifier", "OutputCodeClassifier", "TournamentClassifier",
     }
+
+
+def test_parameter_names_are_kept_per_class():
+    """The cached parameter names (``CachedParamNamesMixin``) are each
+    class's own, the names of its ``__init__``: a subclass with another
+    ``__init__`` gets its names, and one class's cache never answers for
+    another."""
+    from sklearn.base import BaseEstimator, clone
+
+    class Extended(SoftmaxClassifier):
+        def __init__(self, extra=1):
+            super().__init__()
+            self.extra = extra
+
+    class Same(SoftmaxClassifier):
+        pass
+
+    for cls in (*[getattr(sklearn_mcnn, name) for name in sklearn_mcnn.__all__
+                  if isinstance(getattr(sklearn_mcnn, name), type)], Extended, Same):
+        if issubclass(cls, BaseEstimator):
+            cls().get_params()      # fills the cache
+            from_signature = BaseEstimator._get_param_names.__func__(cls)
+            assert cls._get_param_names() == from_signature
+    assert Extended._get_param_names() == ["extra"]
+    assert clone(Extended(extra=3)).get_params() == {"extra": 3}
+    assert Same._get_param_names() == SoftmaxClassifier._get_param_names()
+    assert "extra" not in SoftmaxClassifier().get_params()
