@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
-from ._engine import FullBatchObjective, mean_loss
+from ._engine import FullBatchObjective, dot, mean_loss
 from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
@@ -333,7 +333,7 @@ class TrainingMixin:
                 )
             self.n_iter_ += 1
             self.t_ += n
-            penalty = sum(float(np.dot(self._params[w], self._params[w]))
+            penalty = sum(dot(self._params[w], self._params[w])
                           for w in weight_slices)
             self.loss_ = loss_sum / total_weight + 0.5 * alpha * penalty
             self.loss_curve_.append(self.loss_)
