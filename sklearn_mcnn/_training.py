@@ -223,6 +223,7 @@ class TrainingMixin:
         net = self._training_network()
         early_stopping = self.early_stopping and not incremental
         train, val = data, None
+        start_is_candidate = False
         if early_stopping:
             if val_data is None:
                 train, val = self._validation_split(data, rng)
@@ -231,6 +232,8 @@ class TrainingMixin:
             if self.validation_scores_ is None:
                 self.validation_scores_ = []
                 self.best_validation_score_ = -np.inf
+            start_is_candidate = (self.best_validation_score_ is not None
+                                  and np.isfinite(self.best_validation_score_))
             self.best_loss_ = None
         else:
             if not incremental:
@@ -266,17 +269,37 @@ class TrainingMixin:
         state.batch_size = batch_size
         state.t = self._steps
         max_epochs = 1 if incremental else self.max_iter
+        start = None
+        if early_stopping and start_is_candidate:
+            start = self._warm_start_candidate(val, scorer)
         best_params = self._epochs(state, train, val, rng, incremental,
-                                   callbacks, shuffled, max_epochs, scorer)
+                                   callbacks, shuffled, max_epochs, scorer, start)
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
+    def _warm_start_candidate(self, val, scorer):
+        """A warm-started fit with early stopping: the starting weights are
+        the first candidate for the best, scored on this fit's validation
+        data (which may not be the last fit's: a new split, a new X_val).
+
+        Without this, a fit none of whose epochs beat the score carried
+        over from the last fit would keep its last epoch's weights while
+        ``best_validation_score_`` named the last fit's (MLPClassifier does
+        so). Returns the starting (parameters, running statistics).
+        """
+        penalty = 0.5 * float(self.alpha) * sum(
+            dot(self._params[w], self._params[w])
+            for w, _, _ in self._net.layer_slices())
+        _, self.best_validation_score_ = self._validate_on(val, scorer, penalty)
+        return self._params.copy(), self._running.copy()
+
     def _epochs(self, state, train, val, rng, incremental, callbacks, shuffled,
-                max_epochs, scorer=None):
+                max_epochs, scorer=None, start=None):
         """The epoch loop of :meth:`_fit_stochastic`; returns the best
         (parameters, running statistics) with early stopping, else None.
         ``val`` is early stopping's validation data (``fit``), or the rows
-        ``partial_fit`` monitors.
+        ``partial_fit`` monitors; ``start``, the best so far (a warm start's
+        weights), or None.
 
         A batch whose loss is non-finite, or explodes (see
         ``DIVERGENCE_GROWTH``), stops the epoch before its update and raises;
@@ -289,7 +312,7 @@ class TrainingMixin:
         weight_slices = [w for w, _, _ in state.net.layer_slices()]
         total_weight = train.sw.sum()
         n_batches = -(-n // state.batch_size)
-        best_params = None
+        best_params = start
         loss_floor = self._uniform_loss()
         # The guard's starting level belongs to the model, not to the call:
         # set by the first batch the model ever trained on, and kept by

@@ -301,6 +301,34 @@ def test_pipeline_transforms_validation_data():
                                                        abs=1e-12)
 
 
+@pytest.mark.parametrize("learning_rate_init", [0.5, 0.002])
+def test_warm_start_keeps_the_best_weights_it_knows(split_digits,
+                                                    learning_rate_init):
+    """A warm-started fit with early stopping ends on the best weights on
+    its validation data, the starting ones included: when no epoch beats
+    them (a rate too large), the model is left as it was, and
+    best_validation_score_ is the score of the returned weights either way.
+    (MLPClassifier keeps the last epoch's weights while reporting the last
+    fit's best score.)"""
+    X, y, X_val, y_val = split_digits
+    est = _mlp(solver="sgd", learning_rate_init=0.05, early_stopping=True,
+               max_iter=20).fit(X, y, X_val=X_val, y_val=y_val)
+    before = [w.copy() for w in est.coefs_]
+    first_best = est.best_validation_score_
+    est.set_params(warm_start=True, learning_rate_init=learning_rate_init,
+                   max_iter=4)
+    est.fit(X, y, X_val=X_val, y_val=y_val)
+    returned = accuracy_score(y_val, est.predict(X_val))
+    assert est.best_validation_score_ == pytest.approx(returned, abs=1e-12)
+    assert est.best_validation_score_ >= first_best - 1e-12
+    new_scores = est.validation_scores_[-4:]
+    if max(new_scores) <= first_best:
+        for w, w0 in zip(est.coefs_, before, strict=True):
+            assert_array_equal(w, w0)
+    else:
+        assert est.best_validation_score_ == max(new_scores)
+
+
 class _RecordingSoftmax(SoftmaxClassifier):
     """SoftmaxClassifier that keeps what its ``fit``/``partial_fit`` got."""
 
