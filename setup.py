@@ -11,6 +11,7 @@ when Python starts.  CI runs the kernel tests against that build.
 import os
 import sys
 
+import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -45,10 +46,11 @@ extensions = [
     Extension(
         "sklearn_mcnn._network",
         ["sklearn_mcnn/_network.pyx"],
-        include_dirs=["sklearn_mcnn"],
+        include_dirs=["sklearn_mcnn", np.get_include()],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
-        define_macros=[("MCNN_DEBUG", "1")] if DEBUG else [],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+        + ([("MCNN_DEBUG", "1")] if DEBUG else []),
     ),
 ]
 

@@ -588,9 +588,9 @@ default=None
                     "the precision this model was fitted in. Scale the "
                     "features, or fit the model on float64 data."
                 )
-        out = predict_outputs(self._net, self._params, self._running, X,
-                              probabilities)
-        if np.isnan(out).any():
+        out, undefined = predict_outputs(self._net, self._params, self._running,
+                                         X, probabilities)
+        if undefined:
             raise ValueError(
                 "The network's outputs are undefined (NaN) for some rows: their "
                 "feature values are so large that the hidden layers overflow. "

@@ -86,16 +86,18 @@ class TrainingData:
 
 def predict_outputs(net, params, running, X, probabilities):
     """Network outputs for X (softmax probabilities or raw scores), in
-    chunks of at most ``CHUNK_ROWS`` rows, X of the parameters' dtype."""
+    chunks of at most ``CHUNK_ROWS`` rows, X of the parameters' dtype.
+
+    Returns the outputs and the number of undefined (NaN) ones."""
     n = X.shape[0]
     out = np.empty((n, net.sizes[-1]), dtype=params.dtype)
     layout = net.inference_layout(n, CHUNK_ROWS)
     n_threads = threads_for(forward_work(net.sizes, n),
                             n_tasks=-(-n // CHUNK_ROWS))
     with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS)):
-        _network.forward(layout, as_dataset(X), params, running, out,
-                         probabilities, n_threads)
-    return out
+        undefined = _network.forward(layout, as_dataset(X), params, running,
+                                     out, probabilities, n_threads)
+    return out, undefined
 
 
 class FullBatchObjective:

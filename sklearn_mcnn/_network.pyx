@@ -44,6 +44,7 @@ the weighted mean of the per-sample loss gradients; the L2 term
 
 import numpy as np
 
+cimport numpy as cnp
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 cimport openmp
@@ -60,6 +61,9 @@ from ._optimizers cimport ADAGRAD, ADAM, RMSPROP, SGD, Hyper, update
 from ._random cimport splitmix64
 from ._tuner cimport (PROBE_AFTER_SECONDS, PROBE_EVERY, PROBE_STEPS, Tuner,
                       tuner_record, tuner_threads)
+
+
+cnp.import_array()
 
 
 cdef extern from "_fpu.h":
@@ -371,19 +375,23 @@ cdef class Network:
 # The data: input rows, and for training their classes and weights
 # --------------------------------------------------------------------------
 
+cdef inline bint is_float_array(a) noexcept:
+    """Whether ``a`` is an ndarray of float32 or float64 (NumPy's C API: a
+    one-row prediction checks a handful of arrays, and Python-level
+    ``a.dtype in (...)`` comparisons cost about a microsecond each)."""
+    return cnp.PyArray_Check(a) and (
+        cnp.PyArray_TYPE(<cnp.ndarray> a) == cnp.NPY_FLOAT32
+        or cnp.PyArray_TYPE(<cnp.ndarray> a) == cnp.NPY_FLOAT64)
+
+
 cdef const void* address(a) except? NULL:
     """Where the float32/float64 values of the C-contiguous array ``a``
     start (NULL when it is empty)."""
-    cdef const float[::1] a32
-    cdef const double[::1] a64
-    a = a.reshape(-1)
-    if a.shape[0] == 0:
+    if not is_float_array(a) or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a):
+        raise ValueError("expected a C-contiguous float32 or float64 array")
+    if cnp.PyArray_SIZE(<cnp.ndarray> a) == 0:
         return NULL
-    if a.dtype == np.float32:
-        a32 = a
-        return &a32[0]
-    a64 = a
-    return &a64[0]
+    return cnp.PyArray_DATA(<cnp.ndarray> a)
 
 
 cdef class Dataset:
@@ -461,12 +469,16 @@ cdef class Dataset:
             self.source.indptr = &indptr[0]
             self._arrays = (data, indices_array, indptr_array)
         else:
-            if not isinstance(X, np.ndarray) or X.ndim != 2:
+            if not cnp.PyArray_Check(X) or cnp.PyArray_NDIM(<cnp.ndarray> X) != 2:
                 raise ValueError("dense input must be a 2-D ndarray")
-            if not X.flags.c_contiguous:
+            if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> X):
                 raise ValueError("dense input must be C-contiguous")
-            self._check_dtype(X.dtype)
-            self.n_rows, self.n_features = X.shape
+            if not is_float_array(X):
+                self._check_dtype(X.dtype)      # raises
+            self.dtype = X.dtype
+            self.itemsize = cnp.PyArray_ITEMSIZE(<cnp.ndarray> X)
+            self.n_rows = cnp.PyArray_DIM(<cnp.ndarray> X, 0)
+            self.n_features = cnp.PyArray_DIM(<cnp.ndarray> X, 1)
             self.sparse = False
             self.source.dense = address(X)
             self.source.data = NULL
@@ -520,24 +532,25 @@ cdef check_data(Network net, Dataset data, Py_ssize_t itemsize,
 
 cdef Py_ssize_t float_size(a, str name) except -1:
     """The item size of ``a``, a float32 or float64 array."""
-    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+    if not is_float_array(a):
         raise ValueError(f"{name} must be a float32 or float64 array")
-    return a.dtype.itemsize
+    return cnp.PyArray_ITEMSIZE(<cnp.ndarray> a)
 
 
 cdef void* vector(a, Py_ssize_t n, Py_ssize_t itemsize, str name,
                   bint writable=True) except? NULL:
     """The values of ``a``, a C-contiguous 1-D float array of ``n`` entries
     and the parameters' dtype (NULL when it is empty)."""
-    if not isinstance(a, np.ndarray) or a.ndim != 1 or not a.flags.c_contiguous:
+    if (not cnp.PyArray_Check(a) or cnp.PyArray_NDIM(<cnp.ndarray> a) != 1
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> a)):
         raise ValueError(f"{name} must be a C-contiguous 1-D array")
-    if a.shape[0] != n:
+    if cnp.PyArray_DIM(<cnp.ndarray> a, 0) != n:
         raise ValueError(f"{name} has {a.shape[0]} entries, the network "
                          f"needs {n}")
-    if a.dtype not in (np.float32, np.float64) or a.dtype.itemsize != itemsize:
+    if not is_float_array(a) or cnp.PyArray_ITEMSIZE(<cnp.ndarray> a) != itemsize:
         raise ValueError(f"{name} is {a.dtype}, the parameters "
                          f"{'float32' if itemsize == 4 else 'float64'}")
-    if writable and not a.flags.writeable:
+    if writable and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray> a):
         raise ValueError(f"{name} must be writable")
     return <void*> address(a)
 
@@ -1067,15 +1080,24 @@ cdef void forward_chunk(const Pass* shared, floating* ws, Py_ssize_t start,
             memcpy(o, Z + i * C, C * sizeof(floating))
 
 
-cdef void forward_rows(const Pass* p, floating* ws, Py_ssize_t ws_size,
-                       floating* out, bint probabilities,
-                       int n_threads) noexcept nogil:
+cdef Py_ssize_t forward_rows(const Pass* p, floating* ws, Py_ssize_t ws_size,
+                             floating* out, bint probabilities,
+                             int n_threads) noexcept nogil:
     """`forward` without the GIL: chunks shared by ``n_threads`` threads,
-    each with its own scratch buffer."""
-    cdef Py_ssize_t c, n_chunks = (p.rows.n + p.net.capacity - 1) // p.net.capacity
-    for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
-        forward_chunk(p, ws + threadid() * ws_size, c * p.net.capacity, out,
-                      probabilities)
+    each with its own scratch buffer (one thread: no parallel region).
+    Returns the number of undefined (NaN) outputs."""
+    cdef Py_ssize_t c, i, undefined = 0
+    cdef Py_ssize_t n_chunks = (p.rows.n + p.net.capacity - 1) // p.net.capacity
+    if n_threads == 1:
+        for c in range(n_chunks):
+            forward_chunk(p, ws, c * p.net.capacity, out, probabilities)
+    else:
+        for c in prange(n_chunks, num_threads=n_threads, schedule="static"):
+            forward_chunk(p, ws + threadid() * ws_size, c * p.net.capacity, out,
+                          probabilities)
+    for i in range(p.rows.n * p.net.sizes[p.net.n_layers]):
+        undefined += out[i] != out[i]
+    return undefined
 
 
 def forward(Network net, Dataset data, params, running, out,
@@ -1087,6 +1109,8 @@ def forward(Network net, Dataset data, params, running, out,
     capacity are spread over ``n_threads`` threads (call it with
     single-threaded BLAS when ``n_threads > 1``), each with its own scratch
     buffer, without the GIL: concurrent calls share nothing writable.
+    Returns the number of undefined (NaN) outputs, counted in the same pass
+    (hidden layers that overflow on huge feature values give them).
     """
     cdef Layout lay = net.layout()
     cdef Pass p = new_pass(&lay, data)
@@ -1096,26 +1120,32 @@ def forward(Network net, Dataset data, params, running, out,
     check_data(net, data, size, False)
     p.params = vector(params, net.n_params, size, "params", writable=False)
     p.running = vector(running, net.n_running, size, "running", writable=False)
-    if (not isinstance(out, np.ndarray) or out.shape != (n, C)
-            or not out.flags.c_contiguous or not out.flags.writeable
-            or out.dtype != params.dtype):
+    if (not is_float_array(out) or cnp.PyArray_NDIM(<cnp.ndarray> out) != 2
+            or cnp.PyArray_DIM(<cnp.ndarray> out, 0) != n
+            or cnp.PyArray_DIM(<cnp.ndarray> out, 1) != C
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray> out)
+            or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray> out)
+            or cnp.PyArray_ITEMSIZE(<cnp.ndarray> out) != size):
         raise ValueError(f"out must be a writable C-contiguous array of shape "
                          f"({n}, {C}) and the parameters' dtype")
     if n == 0:
-        return
+        return 0
     n_threads = max(1, min(n_threads, n_chunks))
     p.rows.n = n
     ws = np.empty((n_threads, net.workspace_size), dtype=params.dtype)
     cdef void* ws_p = <void*> address(ws)
     cdef void* out_p = <void*> address(out)
-    cdef Py_ssize_t ws_size = net.workspace_size
+    cdef Py_ssize_t ws_size = net.workspace_size, undefined
     with nogil:
         if size == 4:
-            forward_rows[float](&p, <float*> ws_p, ws_size, <float*> out_p,
-                                probabilities, n_threads)
+            undefined = forward_rows[float](&p, <float*> ws_p, ws_size,
+                                            <float*> out_p, probabilities,
+                                            n_threads)
         else:
-            forward_rows[double](&p, <double*> ws_p, ws_size, <double*> out_p,
-                                 probabilities, n_threads)
+            undefined = forward_rows[double](&p, <double*> ws_p, ws_size,
+                                             <double*> out_p, probabilities,
+                                             n_threads)
+    return undefined
 
 
 # --------------------------------------------------------------------------
