@@ -163,3 +163,36 @@ def test_lbfgs_on_features_around_1e30_is_not_silently_wrong(separable, dtype):
         est = SoftmaxClassifier().fit(Xb, y)
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     assert warned or est.score(Xb, y) > 0.9
+
+
+@pytest.mark.parametrize("probabilities", [True, False])
+def test_undefined_outputs_are_counted_and_refused(probabilities):
+    """The forward pass counts its NaN outputs itself (no second pass over
+    them): on rows of ±3.4e38 (float32), a hidden layer that overflows to
+    ±inf gives inf - inf at the output.  The count equals np.isnan's on the
+    same outputs, and predict_proba / decision_function refuse a batch with
+    one (which rows overflow depends on the BLAS call's summation order, so
+    not row by row)."""
+    from sklearn.datasets import make_classification
+
+    from sklearn_mcnn._engine import predict_outputs
+
+    X, y = make_classification(200, 5, n_informative=3, n_classes=3,
+                               random_state=0)
+    est = MLPBackpropClassifier((5,), max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X.astype(np.float32), y)
+    method = est.predict_proba if probabilities else est.decision_function
+    rng = np.random.default_rng(0)
+    rows = (rng.choice([-1, 1], size=(100, 5)) * 3.4e38).astype(np.float32)
+    out, undefined = predict_outputs(est._net, est._params, est._running, rows,
+                                     probabilities)
+    assert undefined == np.isnan(out).sum()
+    assert 0 < np.isnan(out).any(axis=1).sum() < 100
+    with pytest.raises(ValueError, match=r"undefined \(NaN\)"):
+        method(rows)
+    out, undefined = predict_outputs(est._net, est._params, est._running,
+                                     X[:100].astype(np.float32), probabilities)
+    assert undefined == 0
+    assert np.all(np.isfinite(method(X[:100].astype(np.float32))))
