@@ -505,8 +505,6 @@ default=None
         if classes is not None:
             classes = self._check_classes(classes)
         dtype = _dask.training_dtype(X)
-        if self.warm_start and hasattr(self, "_params"):
-            dtype = self._params.dtype
         client = _dask.get_client()
         # validate_data(reset=True) as for in-memory X (a dask array has no
         # feature names).
@@ -515,11 +513,11 @@ default=None
         data = _dask.ClusterData(client, X, y, sample_weight, dtype, classes,
                                  self._class_weights)
         try:
-            return self._fit_cluster_data(data, X, y, dtype)
+            return self._fit_cluster_data(data, X, y)
         finally:
             data.release()
 
-    def _fit_cluster_data(self, data, X, y, dtype):
+    def _fit_cluster_data(self, data, X, y):
         """The second half of :meth:`_fit_dask`: the blocks are validated."""
         from . import _dask
 
@@ -547,9 +545,10 @@ default=None
                  and self._net.sizes == sizes
                  and self._net_options == self._network_options())
         if not reuse:
-            self._initialize(sizes, dtype, rng)
+            self._initialize(sizes, data.dtype, rng)
             self._start_at_class_totals(data.class_totals)
         else:
+            data.astype(self._params.dtype)
             self.n_iter_ = 0
         objective = _dask.DaskObjective(data, self._training_network(),
                                         self._params, self.alpha,

@@ -219,6 +219,17 @@ class _Block:
         """The same rows (not copied) with encoded labels and new weights."""
         return _Block(self.X, y, sample_weight, encoded=True)
 
+    def astype(self, dtype):
+        """The block with its rows in ``dtype`` (finite values checked)."""
+        with np.errstate(over="ignore"):
+            X = self.X.astype(dtype)
+        if not np.isfinite(X.data if sp.issparse(X) else X).all():
+            raise ValueError(
+                f"X has values beyond the range of {dtype}, the precision "
+                "this warm-started model trains in. Scale the features."
+            )
+        return _Block(X, self.y, self.sample_weight, self.encoded)
+
 
 def _prepare_block(X, y, sample_weight, dtype, classes, index):
     """Validate row block ``index`` where it lives and keep it as a
@@ -232,7 +243,6 @@ def _prepare_block(X, y, sample_weight, dtype, classes, index):
                              "real numbers.")
         with np.errstate(over="ignore"):
             X = X.astype(dtype, copy=False)
-        X.sum_duplicates()
         values = X.data
     else:
         X = np.asarray(X)
@@ -366,6 +376,7 @@ class ClusterData:
         import dask
 
         self.client = client
+        self.dtype = dtype
         self.n_samples = int(X.shape[0])
         x_blocks = X.to_delayed().ravel()
         y_blocks = y.to_delayed().ravel()
@@ -408,6 +419,14 @@ class ClusterData:
         # kernel weighs each block's mean.
         self.total_weight = float(np.sum(client.gather(
             client.map(_block_total, blocks, pure=False))))
+
+    def astype(self, dtype):
+        """Cast the blocks' rows to ``dtype`` on their workers (a warm start
+        keeps the dtype of the model's parameters, as in memory)."""
+        if dtype != self.dtype:
+            self.blocks = self.client.map(_Block.astype, self.blocks,
+                                          dtype=dtype, pure=False)
+            self.dtype = dtype
 
     def release(self):
         """Let the cluster forget the blocks."""
