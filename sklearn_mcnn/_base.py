@@ -157,8 +157,8 @@ default=None
             distinct labels of y. Every label of y must be among them; a
             class without samples is kept in ``classes_`` (as in
             :meth:`partial_fit`), its probability trained towards zero. With
-            a dask y it spares the round over the label blocks that finds
-            the classes.
+            a dask y, the labels are encoded as the blocks are first read,
+            which spares a round over the label blocks.
 
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
 default=None
