@@ -353,10 +353,17 @@ class ClusterData:
     """Training rows held on the cluster as validated blocks (the dask
     counterpart of :class:`~sklearn_mcnn._engine.TrainingData`).
 
+    Each block stays on the worker where it was first computed: every later
+    task on it is restricted to that worker (``owners``), so that dask's
+    work stealing, which would balance the load by copying blocks between
+    workers, never moves (or duplicates) the data.
+
     Attributes
     ----------
     blocks : list of Future
         One :class:`_Block` per row block, in row order.
+    owners : list of str
+        The address of the worker holding each block.
     classes : ndarray
         The sorted classes.
     class_totals : ndarray of shape (n_classes,)
@@ -389,8 +396,9 @@ class ClusterData:
                  for i, (xb, yb, wb) in enumerate(zip(x_blocks, y_blocks,
                                                       w_blocks))]
         # One computation of the input graph; the blocks stay on the workers.
-        blocks = client.compute(tasks)
-        summaries = client.gather(client.map(_label_summary, blocks, pure=False))
+        self.blocks = client.compute(tasks)
+        self.owners = self._owners()
+        summaries = self.gather(self.map(_label_summary))
         encoded = classes is not None
         if not encoded:
             classes = np.unique(np.concatenate([s[0] for s in summaries]))
@@ -408,24 +416,63 @@ class ClusterData:
         if class_weights is not None:
             totals = totals * class_weights
         if class_weights is not None or not encoded:
-            blocks = client.map(_encode_block, blocks, range(len(blocks)),
-                                classes=classes, class_weights=class_weights,
-                                pure=False)
-        self.blocks = blocks
+            self.blocks = self.map(_encode_block, range(len(self.blocks)),
+                                   classes=classes, class_weights=class_weights)
         self.classes = classes
         self.class_counts = counts
         self.class_totals = totals
         # The objective's denominator: the blocks' own totals, as the
         # kernel weighs each block's mean.
-        self.total_weight = float(np.sum(client.gather(
-            client.map(_block_total, blocks, pure=False))))
+        self.total_weight = float(np.sum(self.gather(self.map(_block_total))))
+
+    def _owners(self):
+        """Where each block is (raising a block's validation error, if
+        any)."""
+        from distributed import wait
+
+        wait(self.blocks)
+        for future in self.blocks:
+            if future.status == "error":
+                future.result()       # raises the block's error here
+        holders = self.client.who_has(self.blocks)
+        return [sorted(holders[f.key])[0] for f in self.blocks]
+
+    def map(self, func, *per_block, **kwargs):
+        """``func(block, *args_of_the_block, **kwargs)`` for every block, on
+        the block's worker: a list of futures in block order."""
+        return [
+            self.client.submit(func, block, *(a[i] for a in per_block),
+                               workers=[owner], allow_other_workers=False,
+                               pure=False, **kwargs)
+            for i, (block, owner) in enumerate(zip(self.blocks, self.owners))
+        ]
+
+    def gather(self, futures, poll=10.0):
+        """The results of ``futures``, in order; a RuntimeError instead of
+        waiting forever if a worker holding blocks leaves the cluster (the
+        tasks restricted to it could never run)."""
+        from distributed import wait
+
+        while True:
+            try:
+                wait(futures, timeout=poll)
+                break
+            except TimeoutError:
+                alive = set(self.client.scheduler_info()["workers"])
+                lost = sorted(set(self.owners) - alive)
+                if lost:
+                    self.client.cancel(futures)
+                    raise RuntimeError(
+                        f"Worker(s) {lost} holding row blocks of this fit left "
+                        "the cluster during the fit; fit again."
+                    ) from None
+        return self.client.gather(futures)
 
     def astype(self, dtype):
         """Cast the blocks' rows to ``dtype`` on their workers (a warm start
         keeps the dtype of the model's parameters, as in memory)."""
         if dtype != self.dtype:
-            self.blocks = self.client.map(_Block.astype, self.blocks,
-                                          dtype=dtype, pure=False)
+            self.blocks = self.map(_Block.astype, dtype=dtype)
             self.dtype = dtype
 
     def release(self):
@@ -475,11 +522,10 @@ class DaskObjective:
         self.params[:] = w
         params = self.params.copy()
         [shared] = client.scatter([params], broadcast=True, hash=False)
-        futures = client.map(_block_loss_grad, self.data.blocks, params=shared,
-                             spec=self.spec, pure=False)
+        futures = self.data.map(_block_loss_grad, params=shared, spec=self.spec)
         loss, grad = 0.0, np.zeros(params.size)
         # In block order, whatever order the tasks finish in.
-        for block_loss, block_grad in client.gather(futures):
+        for block_loss, block_grad in self.data.gather(futures):
             loss += block_loss
             grad += block_grad
         total = self.data.total_weight

@@ -488,9 +488,11 @@ def test_lbfgs_dask_computes_each_block_once(client, data):
 
 def test_lbfgs_dask_fit_never_holds_x_on_the_driver(client):
     """X, generated lazily on the workers, never reaches the driver: the
-    driver's allocations during the fit peak far below the size of X, and
-    neither worker holds all the blocks.  (What this proves: no step of the
-    fit gathers X into the driver or onto one worker.  It does not run the
+    driver's allocations during the fit (tracemalloc, which sees NumPy's
+    buffers) peak well below the size of X; and at every evaluation the
+    workers hold each block once (none copied to another worker by work
+    stealing), neither all of them.  (What this proves: no step of the fit
+    gathers X into the driver or onto one worker.  It does not run the
     workers under a memory_limit below X's size: see
     test_lbfgs_dask_fit_under_worker_memory_limit, marked slow.)"""
     import tracemalloc
@@ -500,7 +502,7 @@ def test_lbfgs_dask_fit_never_holds_x_on_the_driver(client):
     Xd = rs.standard_normal((n, d), chunks=(12_500, d))
     yd = (Xd[:, :3].sum(axis=1) > 0).astype(np.int64)
     x_bytes = n * d * 8
-    held = {}
+    held = []
 
     def measure_workers(dask_worker):
         return sum(getattr(v, "X", np.empty(0)).nbytes
@@ -515,8 +517,7 @@ def test_lbfgs_dask_fit_never_holds_x_on_the_driver(client):
             objective_call = _dask.DaskObjective.__call__
 
             def spy(self, w):
-                if not held:
-                    held.update(client.run(measure_workers))
+                held.append(client.run(measure_workers))
                 return objective_call(self, w)
 
             _dask.DaskObjective.__call__ = spy
@@ -528,10 +529,14 @@ def test_lbfgs_dask_fit_never_holds_x_on_the_driver(client):
     finally:
         tracemalloc.stop()
     assert est.n_iter_ == 3
-    assert peak < x_bytes / 10, (peak, x_bytes)
-    assert len(held) == N_WORKERS
-    assert sum(held.values()) == x_bytes
-    assert all(0 < b < x_bytes for b in held.values()), held
+    # The driver's own traffic (task specs, futures, gradients) is a few
+    # MB whatever the size of X; gathering X would add all of it.
+    assert peak < x_bytes / 4, (peak, x_bytes)
+    assert len(held) >= est.n_iter_
+    for per_worker in held:
+        assert len(per_worker) == N_WORKERS
+        assert sum(per_worker.values()) == x_bytes, held
+        assert all(0 < b < x_bytes for b in per_worker.values()), held
 
 
 @pytest.mark.slow
