@@ -33,6 +33,7 @@ from sklearn.utils.validation import (
 )
 
 from ._checkpoint import restore_on_failure
+from ._dask import is_dask_collection
 from ._engine import FullBatchObjective, TrainingData, predict_outputs
 from ._network import Network
 from ._training import TrainingMixin, _CallbackContext
@@ -146,22 +147,38 @@ class BaseNetworkClassifier(
     @restore_on_failure
     @with_callbacks
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(self, X, y, sample_weight=None, *, classes=None, X_val=None,
+            y_val=None, sample_weight_val=None):
         """Fit the model to data matrix X and targets y.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
             Training data. CSR input is read directly, never densified.
-            float32 input trains in float32.
+            float32 input trains in float32. With ``solver='lbfgs'``, a
+            ``dask.array.Array`` chunked by rows (dense or
+            ``scipy.sparse`` CSR chunks, columns in one chunk) is fitted
+            data-parallel on the current ``dask.distributed`` client: the
+            row blocks stay on the workers, and each L-BFGS evaluation sums
+            the blocks' losses and gradients (see the user guide, "Data
+            larger than memory").
 
-        y : array-like of shape (n_samples,)
+        y : array-like or dask array of shape (n_samples,)
             Target class labels.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or dask array of shape (n_samples,), \
+default=None
             Non-negative weights of the samples; integer weights are the
             same as repeating rows, zero weight the same as removing them.
+
+        classes : array-like of shape (n_classes,), default=None
+            All the classes of the problem, if known; by default the
+            distinct labels of y. Every label of y must be among them; a
+            class without samples is kept in ``classes_`` (as in
+            :meth:`partial_fit`), its probability trained towards zero. With
+            a dask y, the labels are encoded as the blocks are first read,
+            which spares a round over the label blocks.
 
         X_val : {array-like, sparse matrix} of shape (n_val, n_features), \
 default=None
@@ -195,6 +212,7 @@ default=None
             raises leaves the estimator exactly as it was before the call.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=False,
+                         classes=classes,
                          validation=(X_val, y_val, sample_weight_val))
 
     @available_if(_stochastic)
@@ -292,7 +310,8 @@ default=None
                     f"classes {all_classes.tolist()}."
                 )
         else:
-            all_classes = np.unique(y)
+            all_classes = np.unique(y) if classes is None else self._check_classes(
+                classes, y)
             if (
                 self.warm_start
                 and hasattr(self, "classes_")
@@ -323,6 +342,20 @@ default=None
             raise ValueError("The sample weights are all zero: there is nothing "
                              "to learn from.")
         return X, all_classes, y_index, sample_weight
+
+    @staticmethod
+    def _check_classes(classes, y=None):
+        """``fit``'s ``classes``, sorted; every label of y must be in it."""
+        classes = np.unique(np.asarray(classes))
+        check_class_labels(classes)
+        if y is not None:
+            unknown = np.setdiff1d(np.unique(y), classes)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains labels {unknown.tolist()} that are not in "
+                    f"classes {classes.tolist()}."
+                )
+        return classes
 
     def _validate_validation_data(self, validation, classes, incremental):
         """``fit``'s and ``partial_fit``'s ``X_val``, ``y_val`` and
@@ -399,6 +432,9 @@ default=None
                 "dropout needs a stochastic solver: with solver='lbfgs' the "
                 "objective must be deterministic. Use solver='adam' or 'sgd'."
             )
+        if is_dask_collection(X):
+            return self._fit_dask(X, y, sample_weight, incremental, classes,
+                                  validation)
         X, classes, y_index, sample_weight = self._validate_training_data(
             X, y, sample_weight, incremental, classes
         )
@@ -445,15 +481,124 @@ default=None
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
         )
         if self.solver == "lbfgs":
-            self._fit_lbfgs(data, callbacks)
+            objective = FullBatchObjective(self._training_network(), data,
+                                           self._params, self._running,
+                                           self.alpha)
+            self._fit_lbfgs(objective, data.n_samples, callbacks)
         else:
             self._fit_stochastic(data, rng, incremental, callbacks, val_data,
                                  scorer)
         if not incremental:
-            self._warn_if_worse_than_chance(data)
+            self._warn_if_worse_than_chance(np.bincount(
+                data.y, weights=data.sw, minlength=classes.size))
         self._set_public_attributes()
         callbacks.close()
         return self
+
+    def _fit_dask(self, X, y, sample_weight, incremental, classes, validation):
+        """``fit`` on a dask X: data-parallel L-BFGS on the current
+        ``dask.distributed`` client (:mod:`sklearn_mcnn._dask`).  Everything
+        the inputs' metadata allow is checked before any work is scheduled;
+        the values are checked on the workers, block by block."""
+        from . import _dask
+
+        if incremental:
+            raise ValueError(
+                "partial_fit takes in-memory blocks, not a dask array. "
+                + _dask.INCREMENTAL_HINT
+            )
+        if self.solver != "lbfgs":
+            raise ValueError(
+                f"solver={self.solver!r} cannot fit a dask array: a stochastic "
+                "solver visits the rows in sequence, and running it on one "
+                "machine would gather the data. " + _dask.INCREMENTAL_HINT
+            )
+        if self._network_options()["batch_norm"]:
+            raise ValueError(
+                "batch_norm=True cannot fit a dask array with solver='lbfgs': "
+                "its full-batch statistics couple all the rows of every "
+                "evaluation. Use batch_norm=False, or dask_ml.wrappers."
+                "Incremental with a stochastic solver."
+            )
+        if any(v is not None for v in validation):
+            raise ValueError(
+                "X_val and y_val are used for early stopping, which needs a "
+                "stochastic solver; solver='lbfgs' trains on the full batch "
+                "without it."
+            )
+        X, y, sample_weight = _dask.check_fit_input(X, y, sample_weight)
+        if classes is not None:
+            classes = self._check_classes(classes)
+        dtype = _dask.training_dtype(X)
+        client = _dask.get_client()
+        # validate_data(reset=True) as for in-memory X (a dask array has no
+        # feature names).
+        self.n_features_in_ = X.shape[1]
+        vars(self).pop("feature_names_in_", None)
+        data = _dask.ClusterData(client, X, y, sample_weight, dtype, classes,
+                                 self._class_weights)
+        try:
+            return self._fit_cluster_data(data, X, y)
+        finally:
+            data.release()
+
+    def _fit_cluster_data(self, data, X, y):
+        """The second half of :meth:`_fit_dask`: the blocks are validated."""
+        from . import _dask
+
+        classes = data.classes
+        if classes.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in "
+                f"the data, but the data contains only one class: "
+                f"{classes[0]!r}."
+            )
+        if (self.warm_start and hasattr(self, "classes_")
+                and not np.array_equal(classes, self.classes_)):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes "
+                f"as in the previous call to fit. Previously got "
+                f"{self.classes_}, `y` has {classes}."
+            )
+        if not data.total_weight > 0:
+            raise ValueError("The sample weights are all zero: there is nothing "
+                             "to learn from.")
+        rng = check_random_state(self.random_state)
+        self.classes_ = classes
+        sizes = (X.shape[1], *self._hidden_layer_sizes(), classes.size)
+        reuse = (self.warm_start and hasattr(self, "_params")
+                 and self._net.sizes == sizes
+                 and self._net_options == self._network_options())
+        if not reuse:
+            self._initialize(sizes, data.dtype, rng)
+            self._start_at_class_totals(data.class_totals)
+        else:
+            data.astype(self._params.dtype)
+            self.n_iter_ = 0
+        objective = _dask.DaskObjective(data, self._training_network(),
+                                        self._params, self.alpha,
+                                        self._net_options)
+        callbacks = _CallbackContext(self, X, y, max_subtasks=self.max_iter + 1)
+        self._fit_lbfgs(objective, data.n_samples, callbacks)
+        self._warn_if_worse_than_chance(data.class_totals)
+        self._set_public_attributes()
+        callbacks.close()
+        return self
+
+    def _class_weights(self, present, counts, classes):
+        """The weight of each of ``classes`` under ``class_weight``, from the
+        classes present in y and their numbers of rows (None: no class
+        weights), as ``compute_class_weight`` computes them from y."""
+        if self.class_weight is None:
+            return None
+        if isinstance(self.class_weight, str):   # 'balanced'
+            cw = counts.sum() / (present.size * counts.astype(np.float64))
+        else:
+            cw = compute_class_weight(self.class_weight, classes=present,
+                                      y=present)
+        weights = np.ones(classes.size)
+        weights[np.searchsorted(classes, present)] = cw
+        return weights
 
     def _initialize(self, sizes, dtype, rng):
         """Fresh parameters: Glorot-uniform as MLPClassifier, zeros without
@@ -522,11 +667,15 @@ default=None
         zero (as ``LogisticRegression``; it is convex), and a first
         ``partial_fit`` batch need not have the classes' frequencies.
         """
+        self._start_at_class_totals(np.bincount(
+            y_index, weights=sample_weight, minlength=self.classes_.size))
+
+    def _start_at_class_totals(self, class_totals):
+        """:meth:`_start_at_class_prior` from the weight of each class."""
         if self._net.n_layers == 1:
             return
         n_classes = self.classes_.size
-        freq = np.bincount(y_index, weights=sample_weight, minlength=n_classes)
-        freq = freq / freq.sum()
+        freq = class_totals / class_totals.sum()
         if self._net.loss_name == "log_loss":
             # Smoothed by weight fractions, not by rows: weights and repeated
             # rows must give the same start.
@@ -623,8 +772,10 @@ default=None
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Input data (a dask array gives a lazy dask result, computed
+            block by block).
 
         Returns
         -------
@@ -632,6 +783,8 @@ default=None
             For two classes, the score of ``classes_[1]`` minus that of
             ``classes_[0]`` (positive means ``classes_[1]``).
         """
+        if is_dask_collection(X):
+            return self._predict_lazy(X, "decision_function")
         scores = self._forward(self._validate_predict_data(X), probabilities=False)
         if scores.shape[1] == 2:
             return scores[:, 1] - scores[:, 0]
@@ -642,14 +795,18 @@ default=None
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Input data (a dask array gives a lazy dask result, computed
+            block by block).
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
             Predicted class labels.
         """
+        if is_dask_collection(X):
+            return self._predict_lazy(X, "predict")
         scores = self._forward(self._validate_predict_data(X), probabilities=False)
         return self.classes_[np.argmax(scores, axis=1)]
 
@@ -658,14 +815,18 @@ default=None
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Input data (a dask array gives a lazy dask result, computed
+            block by block).
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
             Probability of each class, in the order of ``classes_``.
         """
+        if is_dask_collection(X):
+            return self._predict_lazy(X, "predict_proba")
         return self._forward(self._validate_predict_data(X), probabilities=True)
 
     def predict_log_proba(self, X):
@@ -673,14 +834,18 @@ default=None
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Input data (a dask array gives a lazy dask result, computed
+            block by block).
 
         Returns
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probability of each class, in the order of ``classes_``.
         """
+        if is_dask_collection(X):
+            return self._predict_lazy(X, "predict_log_proba")
         scores = self._forward(self._validate_predict_data(X), probabilities=False)
         top = scores.max(axis=1, keepdims=True)
         shifted = scores - top
@@ -691,17 +856,24 @@ default=None
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Input data.
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Input data (a dask array gives a lazy dask result, computed
+            block by block).
 
         random_state : int, RandomState instance or None, default=None
-            Seed of the draws.
+            Seed of the draws. For a dask X, one seed per row block is drawn
+            from it in block order, so the draws are reproducible for a
+            given chunking (and differ from those of the same rows in
+            memory).
 
         Returns
         -------
         y : ndarray of shape (n_samples,)
             One label per row, class ``k`` with probability ``P(y=k|x)``.
         """
+        if is_dask_collection(X):
+            return self._predict_lazy(X, "predict_sample", random_state)
         proba = self.predict_proba(X).astype(np.float64)
         rng = check_random_state(random_state)
         u = rng.random_sample(proba.shape[0])[:, None]
@@ -709,6 +881,40 @@ default=None
         cumulative /= cumulative[:, -1:]
         index = np.minimum((cumulative <= u).sum(axis=1), proba.shape[1] - 1)
         return self.classes_[index]
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy on the given test data and labels.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, dask array} of shape \
+(n_samples, n_features)
+            Test samples.
+
+        y : array-like or dask array of shape (n_samples,)
+            True labels for X.
+
+        sample_weight : array-like or dask array of shape (n_samples,), \
+default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float or dask array
+            Mean accuracy of ``self.predict(X)`` with respect to y; for a
+            dask X, a lazy 0-d dask array (``float(score)`` computes it).
+        """
+        if is_dask_collection(X):
+            from ._dask import score_lazy
+
+            return score_lazy(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def _predict_lazy(self, X, method, random_state=None):
+        """``method`` on a dask X: a lazy dask array, block by block."""
+        from ._dask import predict_lazy
+
+        return predict_lazy(self, X, method, random_state)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

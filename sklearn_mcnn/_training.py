@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
-from ._engine import FullBatchObjective, dot, mean_loss
+from ._engine import dot, mean_loss
 from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
@@ -123,11 +123,12 @@ class _CallbackContext:
 class TrainingMixin:
     """The two training drivers of the network estimators."""
 
-    def _fit_lbfgs(self, data, callbacks):
-        """Full-batch L-BFGS on the Cython objective and gradient."""
+    def _fit_lbfgs(self, objective, n_samples, callbacks):
+        """Full-batch L-BFGS on the Cython objective and gradient:
+        ``objective(w) -> (F, ∇F)`` sets ``self._params`` to ``w`` (a
+        :class:`~sklearn_mcnn._engine.FullBatchObjective` in memory, a
+        :class:`~sklearn_mcnn._dask.DaskObjective` on a cluster)."""
         params = self._params
-        objective = FullBatchObjective(self._training_network(), data, params,
-                                       self._running, self.alpha)
         self.loss_curve_ = []
 
         def on_iteration(intermediate_result):
@@ -150,7 +151,7 @@ class TrainingMixin:
             # The final full-batch pass also sets batch-norm running statistics.
             self.loss_ = float(objective(result.x)[0])
         self.n_iter_ = int(result.nit)
-        self.t_ = data.n_samples
+        self.t_ = n_samples
         self.best_loss_ = min(self.loss_curve_, default=self.loss_)
         if not result.success:
             warnings.warn(
@@ -432,12 +433,12 @@ class TrainingMixin:
             return math.log(n_classes)
         return 1.0 - 1.0 / n_classes
 
-    def _warn_if_worse_than_chance(self, data):
+    def _warn_if_worse_than_chance(self, class_totals):
         """Warn when a fit ends with an objective above that of predicting
         the (weighted) class frequencies, a model the fit can always reach
-        (intercepts are not penalised), without looking at the features."""
-        freq = np.bincount(data.y, weights=data.sw, minlength=self.classes_.size)
-        freq = freq / freq.sum()
+        (intercepts are not penalised), without looking at the features.
+        ``class_totals``: the training weight of each class."""
+        freq = class_totals / class_totals.sum()
         # The best prediction without the features is the mean target
         # m = (1 - ε) freq + ε / K; its loss is the entropy of m (log loss)
         # or the variance of the targets (squared error).

@@ -314,3 +314,18 @@ def test_callbacks(well_conditioned, quiet_fit):
         log = monitor.get_logs()
         log = log[0] if isinstance(log, list) else log
         assert len(log.data) >= 3
+
+
+def test_fit_classes_parameter(well_conditioned):
+    """fit's ``classes=``: the classes of y give the same model as none; a
+    class without samples is kept (its probability trained towards zero);
+    a label outside ``classes`` is refused."""
+    X, y = well_conditioned
+    plain = SoftmaxClassifier().fit(X, y)
+    given = SoftmaxClassifier().fit(X, y, classes=np.unique(y)[::-1])
+    assert_array_equal(given.coef_, plain.coef_)
+    extra = SoftmaxClassifier().fit(X, y, classes=[*np.unique(y), 99])
+    assert_array_equal(extra.classes_, [*np.unique(y), 99])
+    assert extra.predict_proba(X)[:, -1].max() < 0.01
+    with pytest.raises(ValueError, match=r"labels \[.*\] that are not in classes"):
+        SoftmaxClassifier().fit(X, y, classes=np.unique(y)[1:])
