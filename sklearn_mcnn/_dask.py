@@ -38,7 +38,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
-from ._engine import as_dataset, full_batch_chunk_rows
+from ._engine import as_dataset, dot, full_batch_chunk_rows
 from ._threads import single_threaded_blas
 from ._validation import check_class_labels
 
@@ -532,7 +532,7 @@ class DaskObjective:
         loss, grad = loss / total, grad / total
         weights = params[self.weights].astype(np.float64)
         grad[self.weights] += self.alpha * weights
-        return loss + 0.5 * self.alpha * float(np.dot(weights, weights)), grad
+        return loss + 0.5 * self.alpha * dot(weights, weights), grad
 
 
 # --------------------------------------------------------------------------
