@@ -519,7 +519,10 @@ default=None
         parameters: the fitted ones (X validated as ``partial_fit`` would),
         else a random start drawn from ``random_state`` (small Gaussian
         weights where ``fit`` would start from zeros, which tell little).
-        The estimator is not modified.  For ``utils.check_gradient``."""
+        The estimator is not modified.  It is the objective the solver
+        trains: for a two-class softmax model with ``solver='lbfgs'``, that
+        of the one logistic output (``_full_batch_problem``).  For
+        ``utils.check_gradient``."""
         fitted = hasattr(self, "_params")
         # A copy: validation sets attributes, and the estimator stays as it is.
         est = copy.copy(self) if fitted else clone(self)
@@ -531,10 +534,11 @@ default=None
             est._initialize(sizes, X.dtype, rng)
             if est._net.n_layers == 1:
                 est._params[:] = rng.normal(scale=0.1, size=est._params.size)
+        est._params = est._params.astype(X.dtype)
+        net, params, alpha, _ = est._full_batch_problem()
         return FullBatchObjective(
-            est._training_network(),
-            TrainingData(X, y_index, sw), est._params.astype(X.dtype),
-            est._running.astype(X.dtype), est.alpha, capacity=X.shape[0])
+            net, TrainingData(X, y_index, sw), params.copy(),
+            est._running.astype(X.dtype), alpha, capacity=X.shape[0])
 
     # ------------------------------------------------------------ prediction
 

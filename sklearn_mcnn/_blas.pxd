@@ -20,9 +20,11 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
     matrix-vector product, ``Cᵀ = op(B)ᵀ aᵀ``: gemv reads B where it lies,
     where gemm would first copy (pack) all of it, which for a 784 × 256
     layer took 70% of a one-row prediction (callgrind, OpenBLAS Haswell
-    kernels).
+    kernels).  One output column (``n == 1``: a one-output layer, such as
+    the binary logistic output) is a matrix-vector product as well, reading
+    A where it lies.
     """
-    cdef int inc_a, one = 1
+    cdef int inc_a, inc_b, one = 1
     cdef char tg
     if m == 0 or n == 0:
         return
@@ -45,6 +47,27 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
             else:
                 dgemv(&tg, &k, &n, &alpha, <double*> B, &ldb, <double*> A,
                       &inc_a, &beta, C, &one)
+        return
+    if n == 1:
+        # b = op(B)'s column: B's column 0 (stride ldb) when tb = 'N', else
+        # B's first row; C's column has stride ldc.
+        inc_b = ldb if tb == c'N' else 1
+        if ta == c'N':      # A (m × k, row-major) is column-major k × m
+            tg = c'T'
+            if floating is float:
+                sgemv(&tg, &k, &m, &alpha, <float*> A, &lda, <float*> B, &inc_b,
+                      &beta, C, &ldc)
+            else:
+                dgemv(&tg, &k, &m, &alpha, <double*> A, &lda, <double*> B,
+                      &inc_b, &beta, C, &ldc)
+        else:               # A (k × m, row-major) is column-major m × k
+            tg = c'N'
+            if floating is float:
+                sgemv(&tg, &m, &k, &alpha, <float*> A, &lda, <float*> B, &inc_b,
+                      &beta, C, &ldc)
+            else:
+                dgemv(&tg, &m, &k, &alpha, <double*> A, &lda, <double*> B,
+                      &inc_b, &beta, C, &ldc)
         return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
