@@ -77,10 +77,24 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
               &beta, C, &ldc)
 
 
+#: Vectors shorter than this are updated by `axpy` in a plain loop: a BLAS
+#: call costs more than their work.  CSR input updates one row of the first
+#: layer per stored value, so a narrow layer (the softmax model's 10 outputs,
+#: the binary model's one) made one BLAS call per value: a full-batch pass
+#: over 60000 x 784 digits (density 0.57) took 27 times a read of X, 1.3 s
+#: on 10 outputs (bench_lbfgs_pass.py).
+cdef enum:
+    SMALL_AXPY = 16
+
+
 cdef inline void axpy(int n, floating alpha, const floating* x,
                       floating* y) noexcept nogil:
     """``y := alpha x + y`` on contiguous vectors."""
-    cdef int one = 1
+    cdef int i, one = 1
+    if n < SMALL_AXPY:
+        for i in range(n):
+            y[i] += alpha * x[i]
+        return
     if floating is float:
         saxpy(&n, &alpha, <float*> x, &one, y, &one)
     else:
