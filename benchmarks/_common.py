@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import sklearn
-from sklearn.datasets import make_classification
+from scipy import ndimage
+from sklearn.datasets import load_digits, make_classification
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
 
@@ -30,6 +31,73 @@ def make_data(n_train, n_test, n_features=784, n_classes=10, seed=0):
     scaler = StandardScaler().fit(X[:n_train])
     return (np.ascontiguousarray(scaler.transform(X[:n_train])), y[:n_train],
             np.ascontiguousarray(scaler.transform(X[n_train:])), y[n_train:])
+
+
+def make_digits(n_train=60000, n_test=10000, seed=0, side=28, border=2):
+    """An image problem with real conditioning: scikit-learn's 8 × 8 digits
+    (``load_digits``) upsampled to ``side`` × ``side`` pixels and each row
+    randomly scaled (0.9-1.1), rotated (σ 0.08 rad), sheared (σ 0.05) and
+    shifted (±2 pixels), bilinear, from a seeded RNG.
+
+    Values in [0, 1], C-ordered float64, with an always-zero border of
+    ``border`` pixels (208 of the 784 columns are zero in every row of the
+    default 60,000 + 10,000).  Unlike ``make_data``'s Gaussian clusters, on
+    which L-BFGS converges in about 40 iterations, it needs hundreds, as
+    MNIST does: ``LogisticRegression(C=1)`` took 328 iterations on 20,000
+    rows and reached 0.913 test accuracy.  All rows are drawn in a few
+    vectorised ``map_coordinates`` calls (about 6 s for 70,000 rows).
+
+    Returns ``X_train, y_train, X_test, y_test``.
+    """
+    digits = load_digits()
+    images = digits.images / 16.0
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    pick = rng.integers(0, len(images), n)
+    inner = side - 2 * border
+    canvas = np.zeros((len(images), side, side))
+    canvas[:, border:side - border, border:side - border] = np.clip(
+        ndimage.zoom(images, (1, inner / 8, inner / 8), order=1), 0, 1)
+    scale = rng.uniform(0.9, 1.1, n)
+    rotation = rng.normal(0, 0.08, n)
+    shear = rng.normal(0, 0.05, n)
+    shift = rng.uniform(-2, 2, (n, 2))
+    centre = (side - 1) / 2
+    yy, xx = np.mgrid[0:side, 0:side] - centre
+    out = np.empty((n, side, side))
+    for start in range(0, n, 5000):
+        s = slice(start, min(n, start + 5000))
+        cos, sin = (np.cos(rotation[s]) / scale[s])[:, None, None], \
+            (np.sin(rotation[s]) / scale[s])[:, None, None]
+        skew = (shear[s] / scale[s])[:, None, None]
+        # the source pixel of each output pixel (the inverse affine map)
+        src_y = cos * yy + (skew - sin) * xx + centre - shift[s, :1, None]
+        src_x = sin * yy + cos * xx + centre - shift[s, 1:, None]
+        image = np.broadcast_to(pick[s, None, None], src_y.shape)
+        out[s] = ndimage.map_coordinates(canvas, [image, src_y, src_x], order=1,
+                                         mode="constant", cval=0.0)
+    np.clip(out, 0, 1, out=out)
+    out[:, :border], out[:, side - border:] = 0, 0
+    out[:, :, :border], out[:, :, side - border:] = 0, 0
+    X = out.reshape(n, side * side)
+    y = digits.target[pick]
+    return (np.ascontiguousarray(X[:n_train]), y[:n_train],
+            np.ascontiguousarray(X[n_train:]), y[n_train:])
+
+
+#: The benchmarks' data sets by name: ``make_classification`` clusters and
+#: the deformed digits.
+DATASETS = {"clusters": make_data, "digits": make_digits}
+
+
+def load_dataset(name, n_train, n_test, n_features=784, n_classes=10, seed=0):
+    """``n_train`` + ``n_test`` rows of the data set ``name`` (a key of
+    ``DATASETS``); the digits have 784 features and 10 classes always."""
+    if name == "digits":
+        if (n_features, n_classes) != (784, 10):
+            raise ValueError("the digits data set has 784 features, 10 classes")
+        return make_digits(n_train, n_test, seed=seed)
+    return make_data(n_train, n_test, n_features, n_classes, seed=seed)
 
 
 def rss():

@@ -1,8 +1,13 @@
 """Softmax regression on an MNIST-shaped problem: sklearn-mcnn against
 scikit-learn and PyTorch, in one run.
 
-The problem is generated (``make_classification``: 784 features, 10 classes,
-60,000 training and 10,000 test rows by default), standardised, float64.
+Two generated problems (60,000 training and 10,000 test rows by default,
+784 features, 10 classes, float64), each with its own table and targets:
+``clusters`` (``make_classification``, standardised; alpha=1e-4 and a
+reference converged to tol=1e-6, as for issues 2 and 5) and ``digits``
+(scikit-learn's digits upsampled to 28 × 28 and randomly deformed, pixels in
+[0, 1]; alpha = 1/n, LogisticRegression's default C=1 and tolerance, as
+issue 17 asks).  L-BFGS needs hundreds of iterations on the digits.
 Every model minimises (or is scored by) the same objective, the SPEC's
 
     F(W, b) = mean_i ℓ_i + (alpha / 2) ‖W‖²_F,   ℓ = softmax cross-entropy,
@@ -34,7 +39,8 @@ unlike ``tracemalloc`` it sees BLAS and PyTorch buffers.
 Targets (issue 2 / issue 5), printed as met / not met:
 
 - ``lbfgs`` reaches LogisticRegression's objective (relative gap ≤ 1e-4) in
-  at most 0.3× its fit time;
+  at most 0.3× its fit time (the time of a fresh fit cut at the first
+  iteration within the gap);
 - ``adam`` reaches LogisticRegression's test accuracy minus 0.5 points in at
   most 0.1× its fit time.
 
@@ -55,7 +61,14 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 
 from sklearn_mcnn import SoftmaxClassifier
 
-from _common import PeakMemory, machine_footer, make_data, torch_epoch, write_report
+from _common import (
+    DATASETS,
+    PeakMemory,
+    load_dataset,
+    machine_footer,
+    torch_epoch,
+    write_report,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -98,9 +111,21 @@ def run_sklearn(name, est, X, y, X_test, y_test, alpha):
                 iters=int(np.max(est.n_iter_)))
 
 
-def run_ours_lbfgs(X, y, X_test, y_test, alpha, tol):
+def run_ours_lbfgs(X, y, X_test, y_test, alpha, tol, F_ref):
+    """The lbfgs row (converged to ``tol``), and its time to the reference
+    objective: a fresh fit of as many iterations as the first objective
+    within 1e-4 of ``F_ref`` took (L-BFGS is deterministic, so it is the
+    same path cut there)."""
     est = SoftmaxClassifier(solver="lbfgs", alpha=alpha, tol=tol, max_iter=2000)
     row = run_sklearn("SoftmaxClassifier(lbfgs)", est, X, y, X_test, y_test, alpha)
+    curve = np.asarray(est.loss_curve_)
+    reached = np.flatnonzero(curve <= F_ref + 1e-4 * abs(F_ref))
+    row["to_reference"] = None
+    if reached.size:
+        cut = SoftmaxClassifier(solver="lbfgs", alpha=alpha, tol=0.0,
+                                max_iter=int(reached[0]) + 1)
+        row["to_reference"] = run_sklearn("cut", cut, X, y, X_test, y_test,
+                                          alpha)["seconds"]
     return row
 
 
@@ -164,13 +189,27 @@ def run_torch(X, y, X_test, y_test, alpha, epochs, target_acc, lr=1e-3,
 # -------------------------------------------------------------------- main
 
 
+#: Per data set: the penalty (None: ``1 / n``, LogisticRegression's default
+#: C=1) and the tolerance of the reference LogisticRegression.  The clusters
+#: keep the settings of issues 2 and 5 (a tightly converged reference); the
+#: digits those of issue 17 (C=1 at LogisticRegression's default tolerance).
+SETTINGS = {"clusters": dict(alpha=1e-4, lr_tol=1e-6),
+            "digits": dict(alpha=None, lr_tol=1e-4)}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=60000,
                         help="training rows (default 60000); the test set has "
                              "min(10000, n/6) rows")
-    parser.add_argument("--n-features", type=int, default=784)
-    parser.add_argument("--alpha", type=float, default=1e-4)
+    parser.add_argument("--n-features", type=int, default=784,
+                        help="features of the clusters (the digits have 784)")
+    parser.add_argument("--datasets", default="clusters,digits",
+                        help="comma-separated names among "
+                             f"{', '.join(DATASETS)} (default: all)")
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="penalty (default: 1e-4 on the clusters, 1/n on "
+                             "the digits)")
     parser.add_argument("--epochs", type=int, default=8,
                         help="most epochs of the stochastic solvers")
     parser.add_argument("--quick", action="store_true",
@@ -182,19 +221,32 @@ def main(argv=None):
         args.n_samples, args.epochs = 6000, 3
 
     load_start = os.getloadavg()[0]
+    lines = []
+    for name in args.datasets.split(","):
+        lines += run_dataset(name, args) + [""]
+    lines += machine_footer("bench_softmax.py", argv, load_start)
+    out = write_report(lines, args.output)
+    print(f"written to {out}")
+
+
+def run_dataset(name, args):
+    """The table and the targets of one data set, as report lines."""
     n_test = min(10000, args.n_samples // 6)
     tic = time.perf_counter()
-    X, y, X_test, y_test = make_data(args.n_samples, n_test, args.n_features)
-    print(f"data: {X.shape[0]} x {X.shape[1]} train, {n_test} test, "
+    n_features = 784 if name == "digits" else args.n_features
+    X, y, X_test, y_test = load_dataset(name, args.n_samples, n_test, n_features)
+    print(f"{name}: {X.shape[0]} x {X.shape[1]} train, {n_test} test, "
           f"{time.perf_counter() - tic:.1f} s to generate", flush=True)
-    alpha = args.alpha
     n = X.shape[0]
+    settings = SETTINGS[name]
+    alpha = args.alpha or settings["alpha"] or 1.0 / n
 
     rows = []
-    # The reference: tightly converged multinomial LogisticRegression.
+    # The reference: multinomial LogisticRegression at the same optimum.
     lr_row = run_sklearn(
-        "LogisticRegression(lbfgs)",
-        LogisticRegression(C=1.0 / (alpha * n), tol=1e-6, max_iter=1000),
+        f"LogisticRegression(lbfgs, tol={settings['lr_tol']:g})",
+        LogisticRegression(C=1.0 / (alpha * n), tol=settings["lr_tol"],
+                           max_iter=1000),
         X, y, X_test, y_test, alpha,
     )
     rows.append(lr_row)
@@ -216,7 +268,8 @@ def main(argv=None):
             rows.append(run_torch(X, y, X_test, y_test, alpha, args.epochs,
                                   target_acc))
             print(rows[-1], flush=True)
-    ours_lbfgs = run_ours_lbfgs(X, y, X_test, y_test, alpha, tol=1e-5)
+    ours_lbfgs = run_ours_lbfgs(X, y, X_test, y_test, alpha,
+                                min(1e-5, settings["lr_tol"]), lr_row["F"])
     rows.append(ours_lbfgs)
     print(rows[-1], flush=True)
     ours = {}
@@ -228,8 +281,8 @@ def main(argv=None):
 
     F_ref, T_ref = lr_row["F"], lr_row["seconds"]
     lines = [
-        f"Softmax regression, {n} x {X.shape[1]} (train), {n_test} test rows, "
-        f"10 classes, float64, alpha={alpha:g} "
+        f"**{name}**: softmax regression, {n} x {X.shape[1]} (train), {n_test} "
+        f"test rows, 10 classes, float64, alpha={alpha:g} "
         f"(LogisticRegression C={1 / (alpha * n):.4g}).",
         "",
         "| model | iterations / epochs | fit s | time ratio vs LR | test acc % "
@@ -248,26 +301,24 @@ def main(argv=None):
             f"{r['F']:.6f} | {gap:+.2e} | {tt} | {r['mem']:.0f} |"
         )
     lbfgs_gap = (ours_lbfgs["F"] - F_ref) / abs(F_ref)
-    lbfgs_ratio = ours_lbfgs["seconds"] / T_ref
-    met = lbfgs_gap <= 1e-4 and lbfgs_ratio <= 0.3
+    to_ref = ours_lbfgs["to_reference"]
+    lbfgs_ratio = np.inf if to_ref is None else to_ref / T_ref
+    met = lbfgs_ratio <= 0.3
     adam_tt = ours["adam"]["to_target"]
     adam_ratio = None if adam_tt is None else adam_tt / T_ref
     adam_met = adam_ratio is not None and adam_ratio <= 0.1
-    lines += [
+    return lines + [
         "",
-        "Targets:",
+        f"Targets ({name}):",
         "",
         f"- lbfgs reaches LR's objective (rel. gap ≤ 1e-4) in ≤ 0.3× LR's time: "
-        f"**{'met' if met else 'not met'}** (gap {lbfgs_gap:+.1e}, time ratio "
-        f"{lbfgs_ratio:.3f})",
+        f"**{'met' if met else 'not met'}** (final gap {lbfgs_gap:+.1e}, "
+        f"time to LR's objective / LR's time {lbfgs_ratio:.3f})",
         f"- adam reaches LR's test accuracy − 0.5 points "
         f"({100 * target_acc:.2f} %) in ≤ 0.1× LR's time: "
         f"**{'met' if adam_met else 'not met'}** (time ratio "
         f"{'not reached' if adam_ratio is None else f'{adam_ratio:.3f}'})",
     ]
-    lines += machine_footer("bench_softmax.py", argv, load_start)
-    out = write_report(lines, args.output)
-    print(f"written to {out}")
 
 
 if __name__ == "__main__":

@@ -481,10 +481,10 @@ default=None
             self, X, y, max_subtasks=self.max_iter + (self.solver == "lbfgs")
         )
         if self.solver == "lbfgs":
-            objective = FullBatchObjective(self._training_network(), data,
-                                           self._params, self._running,
-                                           self.alpha)
-            self._fit_lbfgs(objective, data.n_samples, callbacks)
+            self._fit_lbfgs(
+                lambda net, params, alpha: FullBatchObjective(
+                    net, data, params, self._running, alpha),
+                data.n_samples, callbacks)
         else:
             self._fit_stochastic(data, rng, incremental, callbacks, val_data,
                                  scorer)
@@ -575,11 +575,11 @@ default=None
         else:
             data.astype(self._params.dtype)
             self.n_iter_ = 0
-        objective = _dask.DaskObjective(data, self._training_network(),
-                                        self._params, self.alpha,
-                                        self._net_options)
         callbacks = _CallbackContext(self, X, y, max_subtasks=self.max_iter + 1)
-        self._fit_lbfgs(objective, data.n_samples, callbacks)
+        self._fit_lbfgs(
+            lambda net, params, alpha: _dask.DaskObjective(data, net, params,
+                                                           alpha),
+            data.n_samples, callbacks)
         self._warn_if_worse_than_chance(data.class_totals)
         self._set_public_attributes()
         callbacks.close()
@@ -693,7 +693,10 @@ default=None
         parameters: the fitted ones (X validated as ``partial_fit`` would),
         else a random start drawn from ``random_state`` (small Gaussian
         weights where ``fit`` would start from zeros, which tell little).
-        The estimator is not modified.  For ``utils.check_gradient``."""
+        The estimator is not modified.  It is the objective the solver
+        trains: for a two-class softmax model with ``solver='lbfgs'``, that
+        of the one logistic output (``_full_batch_problem``).  For
+        ``utils.check_gradient``."""
         fitted = hasattr(self, "_params")
         # A copy: validation sets attributes, and the estimator stays as it is.
         est = copy.copy(self) if fitted else clone(self)
@@ -705,10 +708,11 @@ default=None
             est._initialize(sizes, X.dtype, rng)
             if est._net.n_layers == 1:
                 est._params[:] = rng.normal(scale=0.1, size=est._params.size)
+        est._params = est._params.astype(X.dtype)
+        net, params, alpha, _ = est._full_batch_problem()
         return FullBatchObjective(
-            est._training_network(),
-            TrainingData(X, y_index, sw), est._params.astype(X.dtype),
-            est._running.astype(X.dtype), est.alpha, capacity=X.shape[0])
+            net, TrainingData(X, y_index, sw), params.copy(),
+            est._running.astype(X.dtype), alpha, capacity=X.shape[0])
 
     # ------------------------------------------------------------ prediction
 

@@ -20,9 +20,11 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
     matrix-vector product, ``Cᵀ = op(B)ᵀ aᵀ``: gemv reads B where it lies,
     where gemm would first copy (pack) all of it, which for a 784 × 256
     layer took 70% of a one-row prediction (callgrind, OpenBLAS Haswell
-    kernels).
+    kernels).  One output column (``n == 1``: a one-output layer, such as
+    the binary logistic output) is a matrix-vector product as well, reading
+    A where it lies.
     """
-    cdef int inc_a, one = 1
+    cdef int inc_a, inc_b, one = 1
     cdef char tg
     if m == 0 or n == 0:
         return
@@ -46,6 +48,27 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
                 dgemv(&tg, &k, &n, &alpha, <double*> B, &ldb, <double*> A,
                       &inc_a, &beta, C, &one)
         return
+    if n == 1:
+        # b = op(B)'s column: B's column 0 (stride ldb) when tb = 'N', else
+        # B's first row; C's column has stride ldc.
+        inc_b = ldb if tb == c'N' else 1
+        if ta == c'N':      # A (m × k, row-major) is column-major k × m
+            tg = c'T'
+            if floating is float:
+                sgemv(&tg, &k, &m, &alpha, <float*> A, &lda, <float*> B, &inc_b,
+                      &beta, C, &ldc)
+            else:
+                dgemv(&tg, &k, &m, &alpha, <double*> A, &lda, <double*> B,
+                      &inc_b, &beta, C, &ldc)
+        else:               # A (k × m, row-major) is column-major m × k
+            tg = c'N'
+            if floating is float:
+                sgemv(&tg, &m, &k, &alpha, <float*> A, &lda, <float*> B, &inc_b,
+                      &beta, C, &ldc)
+            else:
+                dgemv(&tg, &m, &k, &alpha, <double*> A, &lda, <double*> B,
+                      &inc_b, &beta, C, &ldc)
+        return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
               &beta, C, &ldc)
@@ -54,10 +77,24 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
               &beta, C, &ldc)
 
 
+#: Vectors shorter than this are updated by `axpy` in a plain loop: a BLAS
+#: call costs more than their work.  CSR input updates one row of the first
+#: layer per stored value, so a narrow layer (the softmax model's 10 outputs,
+#: the binary model's one) made one BLAS call per value: a full-batch pass
+#: over 60000 x 784 digits (density 0.57) took 27 times a read of X, 1.3 s
+#: on 10 outputs (bench_lbfgs_pass.py).
+cdef enum:
+    SMALL_AXPY = 16
+
+
 cdef inline void axpy(int n, floating alpha, const floating* x,
                       floating* y) noexcept nogil:
     """``y := alpha x + y`` on contiguous vectors."""
-    cdef int one = 1
+    cdef int i, one = 1
+    if n < SMALL_AXPY:
+        for i in range(n):
+            y[i] += alpha * x[i]
+        return
     if floating is float:
         saxpy(&n, &alpha, <float*> x, &one, y, &one)
     else:

@@ -501,18 +501,23 @@ class DaskObjective:
     ----------
     data : ClusterData
     net : Network
-        The architecture (its sizes, options and label smoothing are sent to
-        the workers, which lay out their own copies).
+        The architecture trained (its sizes, options and label smoothing are
+        sent to the workers, which lay out their own copies): for two classes
+        without hidden layers, the one logistic output
+        (:class:`~sklearn_mcnn._engine.OneOutput`).
     params : ndarray
         The parameter vector, written by :meth:`__call__` (its dtype is the
         one the workers compute in).
     alpha : float
     """
 
-    def __init__(self, data, net, params, alpha, options):
+    def __init__(self, data, net, params, alpha):
         self.data, self.params = data, params
         self.alpha = float(alpha)
-        self.spec = (tuple(net.sizes), dict(options), float(net.label_smoothing))
+        options = {"activation": net.activation_name, "loss": net.loss_name,
+                   "batch_norm": net.batch_norm, "dropout": net.dropout,
+                   "negative_slope": net.negative_slope}
+        self.spec = (tuple(net.sizes), options, float(net.label_smoothing))
         self.weights = np.concatenate(
             [np.arange(w.start, w.stop) for w, _, _ in net.layer_slices()])
 

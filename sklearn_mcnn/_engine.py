@@ -11,6 +11,8 @@ through this module:
 - :class:`FullBatchObjective`: the full-batch objective and gradient that
   L-BFGS and the gradient check evaluate, its chunks shared by threads
   that a tuner chooses by the clock;
+- :class:`OneOutput`: a two-class softmax model as the one logistic output
+  that L-BFGS trains in its place (half the parameters and work);
 - :func:`mean_loss`: the objective's data term from inference outputs
   (held-out rows: the validation loss).
 
@@ -159,6 +161,58 @@ class FullBatchObjective:
         self.params[:] = w
         loss = self.evaluate(self.params, self.grad)
         return loss, self.grad.astype(np.float64)
+
+
+class OneOutput:
+    """A two-class softmax model as one logistic output: what L-BFGS trains.
+
+    Two softmax rows ``(w_0, b_0)``, ``(w_1, b_1)`` give the probabilities
+    of the logistic model of ``v = w_1 − w_0``, ``c = b_1 − b_0``, so the
+    data term depends on ``v`` and ``c`` only; and among the rows with a
+    given difference ``v``, the penalty ``(α/2)(‖w_0‖² + ‖w_1‖²)`` is least
+    at ``w_0 = −v/2``, ``w_1 = v/2`` (``‖w_0‖² + ‖w_1‖² = ‖v‖²/2 +
+    ‖w_0 + w_1‖²/2``), where it is ``(α/4)‖v‖²``.  The two-class objective
+    ``F(W, b)`` therefore has its optimum at ``(−v*/2, v*/2)``, where ``v*``
+    minimises ``G(v, c) = mean ℓ(v·x + c) + (α'/2)‖v‖²`` with ``α' = α/2``
+    and ℓ the binary log loss (``_loss.pxd``, ``binary_log_loss``), and
+    ``F(−v/2, v/2) = G(v)`` everywhere: the same objective values, the same
+    gradient entries (``∂F/∂w_1 = ∂G/∂v`` there), half the parameters and
+    half the products of a pass.  Intercepts are not penalised; they map
+    as ``±c/2``, which leaves the probabilities as they are.
+
+    Parameters
+    ----------
+    net : Network
+        The two-class softmax network (no hidden layer, two outputs, log
+        loss), laid out for training (its ``label_smoothing`` is kept).
+    """
+
+    def __init__(self, net):
+        n_features, n_outputs = net.sizes
+        if net.n_layers != 1 or n_outputs != 2 or net.loss_name != "log_loss":
+            raise ValueError("OneOutput needs a two-class softmax network")
+        self.n_features = n_features
+        self.slices = net.layer_slices()[0][:2]
+        self.net = _network.Network((n_features, 1), loss="binary_log_loss")
+        self.net.label_smoothing = net.label_smoothing
+
+    def reduce(self, params):
+        """The one output's ``[v, c]`` of the two-class ``params``."""
+        w, b = self.slices
+        W = params[w].reshape(self.n_features, 2)
+        return np.r_[W[:, 1] - W[:, 0], params[b][1] - params[b][0]].astype(
+            params.dtype)
+
+    def expand(self, one, params):
+        """Write the two-class parameters ``(−v/2, v/2)``, ``(−c/2, c/2)`` of
+        the one output's ``one = [v, c]`` into ``params`` (exact: halving
+        is exact in binary floating point, and `reduce` gives ``one`` back)."""
+        w, b = self.slices
+        half = np.asarray(one, dtype=params.dtype) / 2
+        W = params[w].reshape(self.n_features, 2)
+        W[:, 0] = -half[:-1]
+        W[:, 1] = half[:-1]
+        params[b] = (-half[-1], half[-1])
 
 
 def mean_loss(outputs, y, sample_weight, loss, label_smoothing=0.0):

@@ -53,12 +53,21 @@ cdef inline void layer_forward(const Pass* p, floating* ws, int l,
     cdef const floating* A
     cdef floating* mask
     cdef floating* O
+    cdef floating acc
     cdef double keep = 1.0 - p.net.dropout
     cdef floating scale = <floating> (1.0 / keep) if keep > 0 else 0
     cdef uint64_t layer_key = mix64(p.key + <uint64_t> l)
     for i in range(n):
         memcpy(Z + i * m, b, w * sizeof(floating))
-    if l == 0 and p.X.sparse:
+    if l == 0 and p.X.sparse and m == 1:
+        # one output (the binary model): a sparse dot product per row
+        for i in range(n):
+            r = row_id(rows, i)
+            acc = 0
+            for k in range(indptr[r], indptr[r + 1]):
+                acc = acc + data[k] * W[indices[k]]
+            Z[i] += acc
+    elif l == 0 and p.X.sparse:
         for i in range(n):
             r = row_id(rows, i)
             for k in range(indptr[r], indptr[r + 1]):
@@ -130,9 +139,17 @@ cdef inline void layer_grad(const Pass* p, floating* ws, int l, floating* dW,
     cdef const int* indices = p.X.indices
     cdef const int* indptr = p.X.indptr
     cdef const floating* A
+    cdef floating d
     if l == 0 and p.X.sparse:
         if not accumulate:
             memset(dW, 0, n_in * m * sizeof(floating))
+        if m == 1:      # one output (the binary model): a scatter per row
+            for i in range(n):
+                r = row_id(&p.rows, i)
+                d = D[i]
+                for k in range(indptr[r], indptr[r + 1]):
+                    dW[indices[k]] += data[k] * d
+            return
         for i in range(n):
             r = row_id(&p.rows, i)
             for k in range(indptr[r], indptr[r + 1]):

@@ -1,8 +1,9 @@
-"""The output loss: stable softmax cross-entropy or the squared error on
-one-hot targets, its delta, and the batch's sample weights."""
+"""The output loss: stable softmax cross-entropy, the binary log loss of one
+logistic output, or the squared error on one-hot targets; its delta, and
+the batch's sample weights."""
 
 from cython cimport floating
-from libc.math cimport exp, log, isfinite, INFINITY
+from libc.math cimport exp, fabs, log, log1p, isfinite, INFINITY
 from libc.string cimport memset
 
 from ._layout cimport Pass, Rows, row_id
@@ -11,6 +12,25 @@ from ._layout cimport Pass, Rows, row_id
 cdef enum Loss:
     LOG_LOSS = 0
     SQUARED_ERROR = 1
+    # Two classes as one logistic output d = z_1 - z_0 (sigmoid and binary
+    # cross-entropy): the two-class softmax with half its parameters.
+    BINARY_LOG_LOSS = 2
+
+
+cdef inline double sigmoid(double d) noexcept nogil:
+    """``1 / (1 + exp(-d))``, without overflow."""
+    cdef double e
+    if d >= 0:
+        return 1.0 / (1.0 + exp(-d))
+    e = exp(d)
+    return e / (1.0 + e)
+
+
+cdef inline double softplus(double d) noexcept nogil:
+    """``log(1 + exp(d))``, without overflow (+inf for d = +inf)."""
+    if d == INFINITY:
+        return INFINITY
+    return (d if d > 0 else 0.0) + log1p(exp(-fabs(d)))
 
 
 cdef inline double softmax_row(const floating* z, floating* p,
@@ -66,8 +86,10 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
     ``torch.nn.CrossEntropyLoss``; ε = 0: the one-hot rows).  Log loss:
     ``ℓ = −Σ_k q_k log p_k = logΣexp z − Σ_k q_k z_k`` (stable log-sum-exp),
     the output buffer becomes the softmax probabilities ``p`` and
-    ``δ = bw (p − q)``.  Squared error: ``ℓ = ‖z − q‖²`` and
-    ``δ = 2 bw (z − q)``.
+    ``δ = bw (p − q)``.  Binary log loss (one output ``d``, two classes,
+    ``t = q_1``): the two-class softmax cross-entropy of the scores
+    ``(−d/2, d/2)``, ``ℓ = log(1 + e^d) − t d``, ``δ = bw (σ(d) − t)``.
+    Squared error: ``ℓ = ‖z − q‖²`` and ``δ = 2 bw (z − q)``.
     """
     cdef int L = p.net.n_layers
     cdef Py_ssize_t i, k, r, C = p.net.sizes[L], n = p.rows.n
@@ -76,14 +98,24 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
     cdef const floating* bw = ws + p.net.batch_weight_off
     cdef double eps = p.net.label_smoothing
     cdef double off = eps / C, on = 1.0 - eps + eps / C
-    cdef double total = 0, li, diff, zsum
+    cdef double total = 0, li, diff, zsum, t, d
     cdef floating* z
     cdef int yi
     for i in range(n):
         r = row_id(&p.rows, i)
         yi = p.y[r]
         z = Z + i * C
-        if p.net.loss == LOG_LOSS:
+        if p.net.loss == BINARY_LOG_LOSS:
+            t = (1.0 - 0.5 * eps) if yi == 1 else 0.5 * eps
+            d = z[0]
+            # log(1 + e^d) − t d = t log(1 + e^−d) + (1 − t) log(1 + e^d):
+            # no inf − inf at d = ±inf.
+            li = softplus(-d) if t == 1 else (
+                softplus(d) if t == 0 else
+                t * softplus(-d) + (1.0 - t) * softplus(d))
+            if want_delta:
+                D[i] = <floating> (bw[i] * (sigmoid(d) - t))
+        elif p.net.loss == LOG_LOSS:
             li = -z[yi]                     # before z becomes probabilities
             if eps > 0:
                 zsum = 0

@@ -972,7 +972,10 @@ class OneVsAllClassifier(_BaseReduction):
         ``fit``. ``predict`` reads its confidence from ``predict_proba`` when
         it has one (the scores ``predict_proba`` normalises), else from
         ``decision_function`` (else from ``predict``).
-        ``None`` means :class:`~sklearn_mcnn.SoftmaxClassifier()`.
+        ``None`` means :class:`~sklearn_mcnn.SoftmaxClassifier()`: each
+        class's problem then has the optimum of
+        ``LogisticRegression(C=2 / (1e-4 * Σ sample_weight))`` (see the user
+        guide, "Regularisation of the sub-problems").
 
     voting : {'confidence', 'random'}, default='confidence'
         How ``predict`` chooses the class. ``'confidence'``: the class whose
@@ -1186,7 +1189,12 @@ class OneVsOneClassifier(_BaseReduction):
         ``decision_function`` when it has one, else from ``predict_proba``
         (else from ``predict``); its vote is that score's side of the
         threshold (0, or 0.5 for probabilities). ``None`` means
-        :class:`~sklearn_mcnn.SoftmaxClassifier()`.
+        :class:`~sklearn_mcnn.SoftmaxClassifier()`, whose ``alpha=1e-4``
+        gives a pair of total sample weight ``S`` the optimum of
+        ``LogisticRegression(C=2 / (1e-4 * S))``: less regularised than
+        scikit-learn's ``OneVsOneClassifier(LogisticRegression())``, which
+        has ``C=1`` on every pair (see the user guide, "Regularisation of
+        the sub-problems").
 
     voting : {'auto', 'proba', 'confidence', 'random'}, default='auto'
         How ``predict`` chooses the class.

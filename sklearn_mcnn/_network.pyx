@@ -56,7 +56,8 @@ from ._activations cimport (ELU, GELU, IDENTITY, LEAKY_RELU, LOGISTIC, RELU,
 from ._layers cimport (backward_layers, bias_grad, dense_batch,
                        forward_layers, layer_delta, layer_forward, layer_grad)
 from ._layout cimport Layout, Pass, Source, block_width, delta_offset, n_blocks
-from ._loss cimport LOG_LOSS, SQUARED_ERROR, batch_weights, output_loss, softmax_row
+from ._loss cimport (BINARY_LOG_LOSS, LOG_LOSS, SQUARED_ERROR, batch_weights,
+                     output_loss, sigmoid, softmax_row)
 from ._optimizers cimport ADAGRAD, ADAM, RMSPROP, SGD, Hyper, update
 from ._random cimport splitmix64
 from ._tuner cimport (PROBE_AFTER_SECONDS, PROBE_EVERY, PROBE_STEPS, Tuner,
@@ -102,7 +103,8 @@ BUILD = {"bounds_checked": bool(MCNN_BOUNDS_CHECKED),
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "tanh": TANH,
                "logistic": LOGISTIC, "leaky_relu": LEAKY_RELU, "elu": ELU,
                "gelu": GELU, "softplus": SOFTPLUS}
-LOSSES = {"log_loss": LOG_LOSS, "squared_error": SQUARED_ERROR}
+LOSSES = {"log_loss": LOG_LOSS, "squared_error": SQUARED_ERROR,
+          "binary_log_loss": BINARY_LOG_LOSS}
 SOLVERS = {"sgd": SGD, "adagrad": ADAGRAD, "rmsprop": RMSPROP, "adam": ADAM}
 
 #: The thread tuner's state between calls: one record of the fields of the
@@ -128,9 +130,12 @@ cdef class Network:
     activation : str or sequence of str
         Hidden activation (a key of ``ACTIVATIONS``), or one per hidden
         layer.
-    loss : {'log_loss', 'squared_error'}
+    loss : {'log_loss', 'squared_error', 'binary_log_loss'}
         ``log_loss``: softmax output and cross-entropy; ``squared_error``:
-        identity output and the squared error on one-hot targets.
+        identity output and the squared error on one-hot targets;
+        ``binary_log_loss``: two classes as one output ``d`` (the score of
+        class 1 minus that of class 0), sigmoid and binary cross-entropy;
+        it needs ``sizes[-1] == 1``.
     batch_norm : bool
         Batch normalisation before each hidden activation.
     dropout : float
@@ -189,6 +194,9 @@ cdef class Network:
                                     dtype=np.intc)
         self.loss_name = loss
         self.loss = LOSSES[loss]
+        if self.loss == BINARY_LOG_LOSS and self.sizes[L] != 1:
+            raise ValueError("binary_log_loss needs one output unit, not "
+                             f"{self.sizes[L]}")
         self.batch_norm = batch_norm and L > 1
         self.dropout = dropout
         self.bn_eps = 1e-5
@@ -518,6 +526,8 @@ cdef check_data(Network net, Dataset data, Py_ssize_t itemsize,
     """The dataset fits the network: its width, the parameters' dtype, and
     (for training) class indices within the outputs."""
     cdef Py_ssize_t C = net.sizes[net.n_layers]
+    if net.loss == BINARY_LOG_LOSS:
+        C = 2                   # one output, two classes
     if data.n_features != net.sizes[0]:
         raise ValueError(f"the input has {data.n_features} features, the "
                          f"network {net.sizes[0]} inputs")
@@ -1074,7 +1084,9 @@ cdef void forward_chunk(const Pass* shared, floating* ws, Py_ssize_t start,
     forward_layers(&p, ws)
     for i in range(p.rows.n):
         o = out + (start + i) * C
-        if probabilities:
+        if probabilities and p.net.loss == BINARY_LOG_LOSS:
+            o[0] = <floating> sigmoid(Z[i])     # P(class 1)
+        elif probabilities:
             softmax_row(Z + i * C, o, C)
         else:
             memcpy(o, Z + i * C, C * sizeof(floating))
@@ -1104,7 +1116,8 @@ def forward(Network net, Dataset data, params, running, out,
             bint probabilities, int n_threads=1):
     """Inference: the network's outputs for every row, into ``out``.
 
-    ``probabilities`` applies the softmax to the outputs (stable); otherwise
+    ``probabilities`` applies the softmax to the outputs (stable; with
+    ``binary_log_loss`` the sigmoid, ``P(class 1)``); otherwise
     the raw scores (decision function) are written.  Chunks of the network's
     capacity are spread over ``n_threads`` threads (call it with
     single-threaded BLAS when ``n_threads > 1``), each with its own scratch

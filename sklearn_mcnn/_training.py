@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
-from ._engine import dot, mean_loss
+from ._engine import OneOutput, dot, mean_loss
 from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
@@ -123,20 +123,53 @@ class _CallbackContext:
 class TrainingMixin:
     """The two training drivers of the network estimators."""
 
-    def _fit_lbfgs(self, objective, n_samples, callbacks):
-        """Full-batch L-BFGS on the Cython objective and gradient:
-        ``objective(w) -> (F, ∇F)`` sets ``self._params`` to ``w`` (a
+    def _full_batch_problem(self):
+        """What L-BFGS minimises: ``(network, parameter vector, alpha,
+        expand)``.
+
+        A two-class softmax model (no hidden layer, log loss) is trained as
+        one logistic output (:class:`~sklearn_mcnn._engine.OneOutput`): the
+        vector ``[v, c]`` of the difference of the two rows, the penalty
+        ``alpha / 2``, and ``expand(one, params)`` to write the two rows
+        ``±v/2``, ``±c/2`` back.  Same optimum, same objective values and
+        gradient entries, half the parameters and work per pass.  Only
+        L-BFGS: it carries no state from one fit to the next, so mapping the
+        parameters in and out is the whole change; the stochastic solvers'
+        per-parameter state (momentum, moments, ``partial_fit`` between
+        calls) stays in the two-row form they have always had.  Otherwise:
+        the model's own network, a view of ``_params`` and ``alpha``, and
+        ``expand`` None.
+        """
+        net = self._training_network()
+        if (self.solver == "lbfgs" and net.n_layers == 1
+                and net.sizes[-1] == 2 and net.loss_name == "log_loss"):
+            one = OneOutput(net)
+            return one.net, one.reduce(self._params), self.alpha / 2, one.expand
+        return net, self._params, self.alpha, None
+
+    def _fit_lbfgs(self, make_objective, n_samples, callbacks):
+        """Full-batch L-BFGS on the Cython objective and gradient.
+
+        ``make_objective(net, params, alpha)`` gives the objective of the
+        problem :meth:`_full_batch_problem` chooses: ``objective(w) -> (F,
+        ∇F)`` sets ``params`` to ``w`` (a
         :class:`~sklearn_mcnn._engine.FullBatchObjective` in memory, a
         :class:`~sklearn_mcnn._dask.DaskObjective` on a cluster)."""
-        params = self._params
+        net, params, alpha, expand = self._full_batch_problem()
+        objective = make_objective(net, params, alpha)
         self.loss_curve_ = []
+
+        def set_params(x):
+            params[:] = x
+            if expand is not None:
+                expand(params, self._params)
 
         def on_iteration(intermediate_result):
             self.loss_curve_.append(float(intermediate_result.fun))
             if self.verbose:
                 print(f"Iteration {len(self.loss_curve_)}, "
                       f"loss = {intermediate_result.fun:.8f}")
-            params[:] = intermediate_result.x
+            set_params(intermediate_result.x)
             if callbacks.end():
                 raise StopIteration
             callbacks.begin()
@@ -150,6 +183,7 @@ class TrainingMixin:
                 raise ValueError("L-BFGS diverged to non-finite weights.")
             # The final full-batch pass also sets batch-norm running statistics.
             self.loss_ = float(objective(result.x)[0])
+            set_params(result.x)
         self.n_iter_ = int(result.nit)
         self.t_ = n_samples
         self.best_loss_ = min(self.loss_curve_, default=self.loss_)
@@ -165,7 +199,7 @@ class TrainingMixin:
     def _minimize(self, objective, on_iteration):
         return scipy.optimize.minimize(
             objective,
-            self._params.astype(np.float64),
+            objective.params.astype(np.float64),
             method="L-BFGS-B",
             jac=True,
             callback=on_iteration,
