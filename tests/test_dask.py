@@ -349,19 +349,24 @@ def _as_csr_blocks(Xd):
 
 
 @pytest.mark.parametrize(
-    "name,sparse",
-    [("softmax", False), ("softmax", True), ("mlp", False)],
-    ids=["softmax-dense", "softmax-csr", "mlp-dense"],
+    "name,sparse,binary",
+    [("softmax", False, False), ("softmax", True, False), ("mlp", False, False),
+     ("softmax", False, True), ("softmax", True, True)],
+    ids=["softmax-dense", "softmax-csr", "mlp-dense", "binary-dense",
+         "binary-csr"],
 )
 def test_lbfgs_fit_on_dask_equals_in_memory_fit(
-    client, one_worker_client, data, name, sparse
+    client, one_worker_client, data, name, sparse, binary
 ):
     """Same objective (1e-10 relative) and same predictions as the fit on the
     same rows in memory; the same parameters, bit for bit, on 1 and on 2
-    workers (the block sums are added in block order on the driver)."""
+    workers (the block sums are added in block order on the driver).  Two
+    classes train the one logistic output on the workers too."""
     import scipy.sparse as sp
 
     X, y = data
+    if binary:
+        y = (y >= 2).astype(int)
     X = X.copy()
     X[np.abs(X) < 0.3] = 0.0      # some structure for the CSR case
     estimator = _lbfgs_estimators()[name]
@@ -380,6 +385,8 @@ def test_lbfgs_fit_on_dask_equals_in_memory_fit(
     assert_allclose(two._params, ref._params, rtol=1e-5, atol=1e-7)
     assert len(two.loss_curve_) == two.n_iter_ > 0
     assert two.t_ == X.shape[0]
+    if binary:
+        assert_array_equal(two.coef_[0], -two.coef_[1])
 
 
 def clone_fit(estimator, X, y, **kwargs):
