@@ -194,23 +194,30 @@ def main(argv=None):
     import distributed
     from dask_ml.linear_model import LogisticRegression
 
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-        dashboard_address=None,
-        env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-             "MKL_NUM_THREADS": "1"},
-    )
-    client = distributed.Client(cluster)
+    def new_cluster():
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True,
+            host="127.0.0.1", dashboard_address=None,
+            env={"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                 "MKL_NUM_THREADS": "1"},
+        )
+        return cluster, distributed.Client(cluster)
+
+    cluster, client = new_cluster()
     n, d = args.n_samples, args.n_features
     teachers = _teachers(d, 0)
     lazy = (*make_problem(n, d, args.chunk_rows, 1, teachers),
             *make_problem(args.n_test, d, args.chunk_rows, 2, teachers))
 
     def fresh_workers():
-        """Restart the workers (so that each fit's peak memory is its own,
-        not what an earlier fit left in the allocator) and generate the
-        problem on them again."""
-        client.restart()
+        """A new cluster (so that each fit's peak memory is its own, not
+        what an earlier fit left in the allocator), the problem generated
+        on it again.  A new cluster rather than ``client.restart()``: after
+        some fits, restarted workers did not reconnect within its 120 s."""
+        nonlocal cluster, client
+        client.close()
+        cluster.close()
+        cluster, client = new_cluster()
         tic = time.perf_counter()
         persisted = client.persist(list(lazy))
         distributed.wait(persisted)
@@ -277,7 +284,7 @@ def main(argv=None):
         "",
         f"alpha = {alpha:g} (dask-ml: C = 2 / (alpha n) = {2 / (alpha * n):.4g}, "
         f"normalize=False, tol = {args.tol:g} x n); test set {args.n_test:,} rows; "
-        "before each fit the workers are restarted and the data generated "
+        "before each fit a new cluster is started and the data generated "
         "on them again and persisted (in "
         + ", ".join(f"{g:.1f}" for g in generated) + " s). "
         "Binary rows: F = mean logistic loss + (alpha/4) ||beta||^2, computed "
