@@ -444,12 +444,7 @@ default=None
         self.classes_ = classes
         n_outputs = classes.size
         sizes = (X.shape[1], *self._hidden_layer_sizes(), n_outputs)
-        reuse = (
-            (incremental or self.warm_start)
-            and hasattr(self, "_params")
-            and self._net.sizes == sizes
-            and self._net_options == self._network_options()
-        )
+        reuse = self._keeps_parameters(sizes, incremental)
         # Random numbers serve the initial weights of hidden layers and the
         # stochastic solvers only; an L-BFGS softmax fit draws none, and
         # does not pay for seeding a RandomState (about 0.1 ms: a tenth of a
@@ -566,9 +561,7 @@ default=None
         rng = check_random_state(self.random_state)
         self.classes_ = classes
         sizes = (X.shape[1], *self._hidden_layer_sizes(), classes.size)
-        reuse = (self.warm_start and hasattr(self, "_params")
-                 and self._net.sizes == sizes
-                 and self._net_options == self._network_options())
+        reuse = self._keeps_parameters(sizes, incremental=False)
         if not reuse:
             self._initialize(sizes, data.dtype, rng)
             self._start_at_class_totals(data.class_totals)
@@ -599,6 +592,17 @@ default=None
         weights = np.ones(classes.size)
         weights[np.searchsorted(classes, present)] = cw
         return weights
+
+    def _keeps_parameters(self, sizes, incremental):
+        """Whether this call trains on from the fitted parameters
+        (``partial_fit``, or ``warm_start``) rather than a fresh start: only
+        for the same layer ``sizes`` and network options."""
+        return bool(
+            (incremental or self.warm_start)
+            and hasattr(self, "_params")
+            and self._net.sizes == sizes
+            and self._net_options == self._network_options()
+        )
 
     def _initialize(self, sizes, dtype, rng):
         """Fresh parameters: Glorot-uniform as MLPClassifier, zeros without

@@ -312,6 +312,14 @@ class TrainingMixin:
         if best_params is not None:
             self._params[:], self._running[:] = best_params
 
+    def _l2_term(self):
+        """The objective's L2 term ``(alpha / 2) Σ ‖W_l‖²`` of the current
+        weights (intercepts and batch norm's γ, β are not penalised),
+        summed without NumPy's BLAS (:func:`~sklearn_mcnn._engine.dot`)."""
+        params = self._params
+        return 0.5 * float(self.alpha) * sum(
+            dot(params[w], params[w]) for w, _, _ in self._net.layer_slices())
+
     def _warm_start_candidate(self, val, scorer):
         """A warm-started fit with early stopping: the starting weights are
         the first candidate for the best, scored on this fit's validation
@@ -322,10 +330,8 @@ class TrainingMixin:
         ``best_validation_score_`` named the last fit's (MLPClassifier does
         so). Returns the starting (parameters, running statistics).
         """
-        penalty = 0.5 * float(self.alpha) * sum(
-            dot(self._params[w], self._params[w])
-            for w, _, _ in self._net.layer_slices())
-        _, self.best_validation_score_ = self._validate_on(val, scorer, penalty)
+        _, self.best_validation_score_ = self._validate_on(
+            val, scorer, self._l2_term())
         return self._params.copy(), self._running.copy()
 
     def _epochs(self, state, train, val, rng, incremental, callbacks, shuffled,
@@ -343,8 +349,6 @@ class TrainingMixin:
         early_stopping = val is not None and not incremental
         n = train.n_samples
         order = np.arange(n, dtype=np.intp)
-        alpha = float(self.alpha)
-        weight_slices = [w for w, _, _ in state.net.layer_slices()]
         total_weight = train.sw.sum()
         n_batches = -(-n // state.batch_size)
         best_params = start
@@ -391,12 +395,11 @@ class TrainingMixin:
                 )
             self.n_iter_ += 1
             self.t_ += n
-            penalty = sum(dot(self._params[w], self._params[w])
-                          for w in weight_slices)
-            self.loss_ = loss_sum / total_weight + 0.5 * alpha * penalty
+            penalty = self._l2_term()
+            self.loss_ = loss_sum / total_weight + penalty
             self.loss_curve_.append(self.loss_)
             if val is not None:
-                val_loss, score = self._validate_on(val, scorer, 0.5 * alpha * penalty)
+                val_loss, score = self._validate_on(val, scorer, penalty)
                 self.validation_loss_curve_.append(val_loss)
                 self.validation_scores_.append(score)
                 improved = score >= self.best_validation_score_ + self.tol
