@@ -38,7 +38,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
-from ._engine import as_dataset, dot, full_batch_chunk_rows
+from ._engine import as_dataset, dot, full_batch_chunk_rows, statistics_step
 from ._threads import single_threaded_blas
 from ._validation import check_class_labels
 
@@ -370,6 +370,10 @@ class ClusterData:
         The sum of the weights (sample × class weights) of each class.
     n_samples : int
     total_weight : float
+    column_sums : tuple
+        ``(Σ s x, Σ s x², Σ s)`` per column over every
+        ``statistics_step``-th row, the rows the in-memory fit takes them
+        from (``_network.Dataset.column_sums``).
     """
 
     def __init__(self, client, X, y, sample_weight, dtype, classes,
@@ -422,8 +426,17 @@ class ClusterData:
         self.class_counts = counts
         self.class_totals = totals
         # The objective's denominator: the blocks' own totals, as the
-        # kernel weighs each block's mean.
-        self.total_weight = float(np.sum(self.gather(self.map(_block_total))))
+        # kernel weighs each block's mean; with the column sums of L-BFGS's
+        # coordinates, added in block order.
+        # The same rows as in memory: every step-th row of X.
+        step = statistics_step(self.n_samples)
+        offsets = np.r_[0, np.cumsum(X.chunks[0])[:-1]]
+        sums = self.gather(self.map(_block_sums, [-o % step for o in offsets],
+                                    step=step))
+        self.total_weight = float(np.sum([total for total, _, _, _ in sums]))
+        self.column_sums = (np.sum([s1 for _, s1, _, _ in sums], axis=0),
+                            np.sum([s2 for _, _, s2, _ in sums], axis=0),
+                            float(np.sum([t for _, _, _, t in sums])))
 
     def _owners(self):
         """Where each block is (raising a block's validation error, if
@@ -481,8 +494,10 @@ class ClusterData:
         self.blocks = []
 
 
-def _block_total(block):
-    return block.total
+def _block_sums(block, start, step):
+    """The block's weight total, and the weighted column sums of its rows
+    ``start, start + step, …`` with their weight total."""
+    return (block.total, *block.dataset().column_sums(start, step))
 
 
 class DaskObjective:
@@ -520,6 +535,10 @@ class DaskObjective:
         self.spec = (tuple(net.sizes), options, float(net.label_smoothing))
         self.weights = np.concatenate(
             [np.arange(w.start, w.stop) for w, _, _ in net.layer_slices()])
+
+    def column_sums(self):
+        """The rows' weighted column sums (summed in block order)."""
+        return self.data.column_sums
 
     def __call__(self, w):
         """scipy's ``fun(w) -> (F, ∇F)`` in float64; sets the parameters."""

@@ -13,6 +13,9 @@ through this module:
   that a tuner chooses by the clock;
 - :class:`OneOutput`: a two-class softmax model as the one logistic output
   that L-BFGS trains in its place (half the parameters and work);
+- :class:`StandardizedCoordinates`: the coordinates L-BFGS moves in, those
+  of the first layer's weights for standardized inputs (same model, same
+  objective, far fewer iterations on unscaled or uncentred features);
 - :func:`mean_loss`: the objective's data term from inference outputs
   (held-out rows: the validation loss).
 
@@ -31,6 +34,19 @@ from ._threads import forward_work, single_threaded_blas_for, threads_for
 #: for efficient matrix products, small enough for a chunk's input to stay in
 #: cache between the forward and the backward pass.
 CHUNK_ROWS = 256
+
+
+#: L-BFGS's standardized coordinates take the columns' means and variances
+#: from about this many rows (every ``n // STATISTICS_ROWS``-th): a pass
+#: over all rows costs as much as an evaluation of a binary objective (it
+#: reads X), and the coordinates need no more than a few digits of them
+#: (any means and scales give the same optimum).
+STATISTICS_ROWS = 4096
+
+
+def statistics_step(n_samples):
+    """The stride of the rows the standardized coordinates are taken from."""
+    return max(1, n_samples // STATISTICS_ROWS)
 
 
 def full_batch_chunk_rows(sizes):
@@ -162,6 +178,12 @@ class FullBatchObjective:
         loss = self.evaluate(self.params, self.grad)
         return loss, self.grad.astype(np.float64)
 
+    def column_sums(self):
+        """The weighted column sums of every :func:`statistics_step`-th row
+        (``Dataset.column_sums``), for :class:`StandardizedCoordinates`."""
+        return self.data.dataset.column_sums(
+            0, statistics_step(self.data.n_samples))
+
 
 class OneOutput:
     """A two-class softmax model as one logistic output: what L-BFGS trains.
@@ -213,6 +235,97 @@ class OneOutput:
         W[:, 0] = -half[:-1]
         W[:, 1] = half[:-1]
         params[b] = (-half[-1], half[-1])
+
+
+class StandardizedCoordinates:
+    """The coordinates L-BFGS moves in: the first layer's weights as they
+    would be for standardized inputs.
+
+    With the rows' weighted column means ``μ`` and variances ``σ²`` (of
+    about ``STATISTICS_ROWS`` of them: any ``μ`` and ``D`` are exact), the
+    first layer's weights ``W`` (n_features × n_outputs) and biases ``b``
+    are written ``W = D V`` and ``b = c − Wᵀμ``, ``D = diag(1 / √(σ² + α))``,
+    so that the layer computes ``xᵀW + b = ((x − μ) D)ᵀ V + c``: the layer
+    of weights ``V`` and biases ``c`` on standardized inputs.  The model, the
+    objective and its optimum are those of ``(W, b)`` (the data are never
+    transformed, a sparse X stays sparse); only the geometry L-BFGS sees
+    changes: the curvature along each input column no longer scales with
+    the column's mean and variance.  Uncentred columns (pixels in [0, 1])
+    couple every weight to the bias, and columns in different units spread
+    the curvature over orders of magnitude; both multiply L-BFGS's
+    iterations.  ``α``, the problem's penalty, keeps constant columns'
+    weights at unit curvature (their data term is flat, their penalty
+    ``α‖W_j‖²/2 = α D_j² ‖V_j‖²/2``); with ``α = 0`` such columns keep a
+    scale of 1.  Deeper layers are left as they are.
+
+    The training driver uses it for the convex models (no hidden layer):
+    there it changes the path, never the optimum, and measured it only
+    shortens it.  For a network with hidden layers the path decides which
+    local optimum is found, and standardized coordinates found worse ones
+    as often as better ones (lbfgs, 200 iterations: breast cancer unscaled
+    0.064 against 0.117, bundled digits 0.0038 against 0.0020, shifted
+    ``make_classification`` 0.99 against 0.58), so ``column_sums=None``
+    leaves the coordinates those of the model.
+
+    Parameters
+    ----------
+    net : Network
+        The architecture trained (its first layer's slices are used).
+    column_sums : tuple or None
+        ``(Σ s x, Σ s x², Σ s)`` of the training rows
+        (``_network.Dataset.column_sums``); None for the model's own
+        coordinates (``μ = 0``, ``D = I``: every map is exact).
+    alpha : float
+        The problem's L2 penalty.
+    """
+
+    def __init__(self, net, column_sums, alpha):
+        self.w, self.b = net.layer_slices()[0][:2]
+        self.shape = (net.sizes[0], net.sizes[1])
+        self.identity = column_sums is None or not column_sums[2] > 0
+        if self.identity:
+            self.mean = np.zeros(self.shape[0])
+            self.scale = np.ones(self.shape[0])
+            return
+        s1, s2, total = column_sums
+        self.mean = s1 / total
+        var = np.maximum(s2 / total - self.mean**2, 0.0) + alpha
+        floor = 1e-12 * var.max(initial=0.0)
+        self.scale = 1.0 / np.sqrt(np.where(var > floor, var, 1.0))
+
+    def to_model(self, v):
+        """The parameter vector ``(W, b, …)`` of coordinates ``(V, c, …)``
+        (float64; ``v`` itself for the model's own coordinates)."""
+        if self.identity:
+            return v
+        w = np.array(v, dtype=np.float64)
+        W = w[self.w].reshape(self.shape)          # views into w
+        W *= self.scale[:, None]
+        w[self.b] -= np.einsum("j,jk->k", self.mean, W)
+        return w
+
+    def from_model(self, w):
+        """The coordinates ``(V, c, …)`` of the parameter vector ``(W, b,
+        …)`` (a new float64 array)."""
+        v = np.array(w, dtype=np.float64)
+        if self.identity:
+            return v
+        V = v[self.w].reshape(self.shape)
+        v[self.b] += np.einsum("j,jk->k", self.mean, V)
+        V /= self.scale[:, None]
+        return v
+
+    def gradient(self, grad):
+        """The gradient in the coordinates, from the model's: ``∂F/∂V = D
+        (∂F/∂W − μ (∂F/∂b)ᵀ)``, ``∂F/∂c = ∂F/∂b`` (float64; ``grad`` itself
+        for the model's own coordinates)."""
+        if self.identity:
+            return grad
+        g = np.array(grad, dtype=np.float64)
+        gW = g[self.w].reshape(self.shape)
+        gW -= np.outer(self.mean, g[self.b])
+        gW *= self.scale[:, None]
+        return g
 
 
 def mean_loss(outputs, y, sample_weight, loss, label_smoothing=0.0):

@@ -510,11 +510,65 @@ cdef class Dataset:
         if self.n_rows > 0:
             self.y_min, self.y_max = int(self.y.min()), int(self.y.max())
 
+    def column_sums(self, Py_ssize_t start=0, Py_ssize_t step=1):
+        """``(Σᵢ sᵢ xᵢ, Σᵢ sᵢ xᵢ², Σᵢ sᵢ)`` per column, in float64, over the
+        rows ``start, start + step, …`` (sᵢ the sample weights; ones without
+        labels): what L-BFGS's standardized coordinates are made of."""
+        if start < 0 or step < 1:
+            raise ValueError("start must be >= 0 and step >= 1")
+        s1 = np.zeros(self.n_features)
+        s2 = np.zeros(self.n_features)
+        sw = (self.sample_weight if self.has_targets
+              else np.ones(self.n_rows))
+        cdef const double[::1] w = sw
+        cdef double[::1] a = s1, b = s2
+        if self.n_features == 0 or start >= self.n_rows:
+            return s1, s2, 0.0
+        with nogil:
+            if self.itemsize == 4:
+                column_sums(&self.source, <const float*> (
+                    self.source.data if self.sparse else self.source.dense),
+                    &w[0], start, self.n_rows, step, self.n_features, &a[0],
+                    &b[0])
+            else:
+                column_sums(&self.source, <const double*> (
+                    self.source.data if self.sparse else self.source.dense),
+                    &w[0], start, self.n_rows, step, self.n_features, &a[0],
+                    &b[0])
+        return s1, s2, float(np.sum(sw[start::step]))
+
     def _check_dtype(self, dtype):
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"input must be float32 or float64, not {dtype}")
         self.dtype = np.dtype(dtype)
         self.itemsize = self.dtype.itemsize
+
+
+cdef void column_sums(const Source* X, const floating* values, const double* sw,
+                     Py_ssize_t start, Py_ssize_t stop, Py_ssize_t step,
+                     Py_ssize_t n_features, double* s1,
+                     double* s2) noexcept nogil:
+    """Add ``sw[i] x_ij`` to ``s1[j]`` and ``sw[i] x_ij²`` to ``s2[j]`` over
+    the rows ``i = start, start + step, … < stop`` of X (``values``: its
+    dense rows or CSR values)."""
+    cdef Py_ssize_t i, j, k
+    cdef double w, x
+    cdef const floating* row
+    i = start
+    while i < stop:
+        w = sw[i]
+        if X.sparse:
+            for k in range(X.indptr[i], X.indptr[i + 1]):
+                x = values[k]
+                s1[X.indices[k]] += w * x
+                s2[X.indices[k]] += w * x * x
+        else:
+            row = values + i * n_features
+            for j in range(n_features):
+                x = row[j]
+                s1[j] += w * x
+                s2[j] += w * x * x
+        i += step
 
 
 # --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from . import _network
-from ._engine import OneOutput, dot, mean_loss
+from ._engine import OneOutput, StandardizedCoordinates, dot, mean_loss
 from ._threads import forward_work, single_threaded_blas, threads_for
 
 #: The divergence guard of the stochastic solvers: a batch whose mean loss
@@ -152,11 +152,18 @@ class TrainingMixin:
 
         ``make_objective(net, params, alpha)`` gives the objective of the
         problem :meth:`_full_batch_problem` chooses: ``objective(w) -> (F,
-        ∇F)`` sets ``params`` to ``w`` (a
+        ∇F)`` sets ``params`` to ``w``, and ``objective.column_sums()`` gives
+        the rows' weighted column sums (a
         :class:`~sklearn_mcnn._engine.FullBatchObjective` in memory, a
-        :class:`~sklearn_mcnn._dask.DaskObjective` on a cluster)."""
+        :class:`~sklearn_mcnn._dask.DaskObjective` on a cluster).  L-BFGS
+        moves in :class:`~sklearn_mcnn._engine.StandardizedCoordinates`;
+        ``tol`` bounds the gradient in the model's own parameters."""
         net, params, alpha, expand = self._full_batch_problem()
         objective = make_objective(net, params, alpha)
+        # Standardized coordinates for the convex models only (their docstring
+        # has the measurements).
+        coords = StandardizedCoordinates(
+            net, objective.column_sums() if net.n_layers == 1 else None, alpha)
         self.loss_curve_ = []
 
         def set_params(x):
@@ -169,7 +176,7 @@ class TrainingMixin:
             if self.verbose:
                 print(f"Iteration {len(self.loss_curve_)}, "
                       f"loss = {intermediate_result.fun:.8f}")
-            set_params(intermediate_result.x)
+            set_params(coords.to_model(intermediate_result.x))
             if callbacks.end():
                 raise StopIteration
             callbacks.begin()
@@ -177,13 +184,14 @@ class TrainingMixin:
         callbacks.begin()
         # The kernels spread row chunks over threads themselves.
         with single_threaded_blas():
-            result = self._minimize(objective, on_iteration)
+            result = self._minimize(objective, coords, on_iteration)
             callbacks.end()
-            if not np.all(np.isfinite(result.x)):
+            weights = coords.to_model(result.x)
+            if not np.all(np.isfinite(weights)):
                 raise ValueError("L-BFGS diverged to non-finite weights.")
             # The final full-batch pass also sets batch-norm running statistics.
-            self.loss_ = float(objective(result.x)[0])
-            set_params(result.x)
+            self.loss_ = float(objective(weights)[0])
+            set_params(weights)
         self.n_iter_ = int(result.nit)
         self.t_ = n_samples
         self.best_loss_ = min(self.loss_curve_, default=self.loss_)
@@ -196,21 +204,51 @@ class TrainingMixin:
                 stacklevel=2,
             )
 
-    def _minimize(self, objective, on_iteration):
-        return scipy.optimize.minimize(
-            objective,
-            objective.params.astype(np.float64),
+    def _minimize(self, objective, coords, on_iteration):
+        """scipy's L-BFGS-B over the coordinates ``coords``, stopping when
+        the largest entry of the model's gradient (in its own parameters, as
+        ever and as ``LogisticRegression``'s) is at most ``tol``."""
+        last = {}
+
+        def fun(v):
+            if "v" in last and np.array_equal(v, last["v"]):
+                return last["loss"], last["grad"]
+            loss, grad = objective(coords.to_model(v))
+            last.update(v=np.array(v), loss=loss, grad=coords.gradient(grad),
+                        converged=np.max(np.abs(grad), initial=0.0) <= self.tol)
+            return loss, last["grad"]
+
+        def callback(intermediate_result):
+            on_iteration(intermediate_result)
+            if last["converged"] and np.array_equal(intermediate_result.x,
+                                                    last["v"]):
+                stop["converged"] = True
+                raise StopIteration
+
+        start = coords.from_model(objective.params)
+        stop = {"converged": False}
+        loss, _ = fun(start)
+        if last["converged"]:
+            return scipy.optimize.OptimizeResult(
+                x=start, fun=loss, nit=0, success=True, status=0,
+                message="the start is within tol")
+        result = scipy.optimize.minimize(
+            fun,
+            start,
             method="L-BFGS-B",
             jac=True,
-            callback=on_iteration,
+            callback=callback,
             options={
                 "maxiter": self.max_iter,
                 "maxfun": max(15000, 2 * self.max_iter),
                 "maxls": 50,
-                "gtol": self.tol,
+                "gtol": 0.0,        # tol is checked in the model's parameters
                 "ftol": 64 * np.finfo(float).eps,
             },
         )
+        if stop["converged"]:
+            result.success, result.status = True, 0
+        return result
 
     def _training_network(self):
         """A network of the model's architecture for the training kernels to

@@ -102,18 +102,30 @@ def test_equals_the_two_row_fit(binary, dtype, sparse, options):
 
 @pytest.mark.parametrize("sparse", [False, True])
 def test_matches_logistic_regression_at_c_two_over_alpha_sum(binary, sparse):
+    """The optimum of ``LogisticRegression`` at ``C = 2 / (α Σ s)``, solved
+    to machine precision by Newton's method.  L-BFGS, which measures its
+    progress in F, stops near ``‖∇F‖ ~ 1e-8`` (below that, F's rounding
+    hides the decrease of a step); the penalty's curvature ``α/2`` bounds
+    the distance to the optimum by ``‖∇F‖ / (α/2)``."""
     X, y = binary
     X = sp.csr_matrix(X) if sparse else X
     alpha = 1e-2
     sw = np.random.RandomState(0).randint(0, 4, len(y)).astype(float)
     ours = SoftmaxClassifier(alpha=alpha, tol=1e-10, max_iter=1000).fit(
         X, y, sample_weight=sw)
-    ref = LogisticRegression(C=2 / (alpha * sw.sum()), tol=1e-10,
-                             max_iter=1000).fit(X, y, sample_weight=sw)
+    ref = LogisticRegression(C=2 / (alpha * sw.sum()), solver="newton-cholesky",
+                             tol=1e-14, max_iter=100).fit(X, y, sample_weight=sw)
+    v = ours.coef_[1] - ours.coef_[0]
+    c = ours.intercept_[1] - ours.intercept_[0]
+    # Stationarity, by NumPy: the gradient of mean_s ℓ(v·x + c) + (α/4)‖v‖².
+    Xd = X.toarray() if sparse else X
+    residual = sw * (1 / (1 + np.exp(-(Xd @ v + c))) - y) / sw.sum()
+    gradient = np.r_[Xd.T @ residual + alpha / 2 * v, residual.sum()]
+    assert np.abs(gradient).max() < 1e-7
+    assert_allclose(v, ref.coef_[0], atol=1e-5)
     assert_allclose(ours.decision_function(X), ref.decision_function(X),
-                    atol=1e-8)
-    assert_allclose(ours.coef_[1] - ours.coef_[0], ref.coef_[0], atol=1e-8)
-    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-10)
+                    atol=1e-5)
+    assert_allclose(ours.predict_proba(X), ref.predict_proba(X), atol=1e-6)
 
 
 def test_rows_are_opposite_and_the_contract_holds(binary):
