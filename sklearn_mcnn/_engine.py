@@ -244,7 +244,8 @@ class StandardizedCoordinates:
     With the rows' weighted column means ``μ`` and variances ``σ²`` (of
     about ``STATISTICS_ROWS`` of them: any ``μ`` and ``D`` are exact), the
     first layer's weights ``W`` (n_features × n_outputs) and biases ``b``
-    are written ``W = D V`` and ``b = c − Wᵀμ``, ``D = diag(1 / √(σ² + α))``,
+    are written ``W = D V`` and ``b = c − Wᵀμ``, ``D = diag(1 / √(σ² + α))``
+    (each rounded to a power of two),
     so that the layer computes ``xᵀW + b = ((x − μ) D)ᵀ V + c``: the layer
     of weights ``V`` and biases ``c`` on standardized inputs.  The model, the
     objective and its optimum are those of ``(W, b)`` (the data are never
@@ -291,7 +292,12 @@ class StandardizedCoordinates:
         self.mean = s1 / total
         var = np.maximum(s2 / total - self.mean**2, 0.0) + alpha
         floor = 1e-12 * var.max(initial=0.0)
-        self.scale = 1.0 / np.sqrt(np.where(var > floor, var, 1.0))
+        # Powers of two: ``W = D V`` is then exact, and the few digits the
+        # sampled rows give are all the coordinates use (unrounded sampled
+        # scales took 90 iterations instead of 60 to tol=1e-6 on 60,000
+        # standardized rows; rounded, 63).
+        self.scale = 2.0 ** np.round(
+            -0.5 * np.log2(np.where(var > floor, var, 1.0)))
 
     def to_model(self, v):
         """The parameter vector ``(W, b, …)`` of coordinates ``(V, c, …)``

@@ -86,7 +86,9 @@ def test_equals_the_two_row_fit(binary, dtype, sparse, options):
     today = TwoRowSoftmax(**kw).fit(X, y, sample_weight=sw)
     assert ours.coef_.dtype == dtype and ours.intercept_.dtype == dtype
     assert ours.coef_.shape == (2, X.shape[1]) and ours.intercept_.shape == (2,)
-    atol = 1e-6 if dtype == np.float64 else 2e-3
+    # Two L-BFGS paths stop near ‖∇F‖ ~ 1e-8 (F's rounding), at most
+    # ‖∇F‖ / (α/2) = 2e-6 from the optimum each.
+    atol = 1e-5 if dtype == np.float64 else 2e-3
     assert_allclose(ours.coef_, today.coef_, atol=atol)
     assert_allclose(ours.intercept_, today.intercept_, atol=atol)
     rtol = 1e-10 if dtype == np.float64 else 1e-5
