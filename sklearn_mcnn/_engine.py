@@ -275,7 +275,9 @@ class StandardizedCoordinates:
     column_sums : tuple or None
         ``(Σ s x, Σ s x², Σ s)`` of the training rows
         (``_network.Dataset.column_sums``); None for the model's own
-        coordinates (``μ = 0``, ``D = I``: every map is exact).
+        coordinates (``μ = 0``, ``D = I``: every map is exact), which are
+        also used where the inputs are standardized already (every scale 1
+        after rounding, every ``|μ_j| ≤ 1/4``).
     alpha : float
         The problem's L2 penalty.
     """
@@ -298,6 +300,12 @@ class StandardizedCoordinates:
         # standardized rows; rounded, 63).
         self.scale = 2.0 ** np.round(
             -0.5 * np.log2(np.where(var > floor, var, 1.0)))
+        # Standardized already (a StandardScaler upstream, up to the sampled
+        # rows' noise and a fold's offsets): the model's own coordinates,
+        # with nothing to map at each evaluation.
+        if np.all(self.scale == 1.0) and np.all(np.abs(self.mean) <= 0.25):
+            self.identity = True
+            self.mean = np.zeros(self.shape[0])
 
     def to_model(self, v):
         """The parameter vector ``(W, b, …)`` of coordinates ``(V, c, …)``

@@ -83,6 +83,11 @@ class _CallbackContext:
             self.ctx.call_on_fit_task_begin(estimator=estimator, X=X, y=y)
         self.sub = None
 
+    @property
+    def active(self):
+        """Whether callbacks follow the fit."""
+        return self.ctx is not None
+
     def _state(self):
         est = self.estimator
         return lambda: est._fitted_state()
@@ -176,7 +181,8 @@ class TrainingMixin:
             if self.verbose:
                 print(f"Iteration {len(self.loss_curve_)}, "
                       f"loss = {intermediate_result.fun:.8f}")
-            set_params(coords.to_model(intermediate_result.x))
+            if callbacks.active:        # they may read the model
+                set_params(coords.to_model(intermediate_result.x))
             if callbacks.end():
                 raise StopIteration
             callbacks.begin()

@@ -67,6 +67,17 @@ def test_no_column_sums_is_the_identity():
     assert np.array_equal(coords.gradient(v), v)
 
 
+def test_standardized_inputs_keep_the_model_coordinates():
+    """Inputs already standardized (up to a fold's offsets) need no map."""
+    X = np.random.RandomState(0).normal(size=(200, 5))
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    net = Network((5, 3))
+    for Z, identity in [(X, True), (X + 0.2, True), (X + 1.0, False),
+                        (3 * X, False)]:
+        sums = Z.sum(axis=0), (Z**2).sum(axis=0), float(len(Z))
+        assert StandardizedCoordinates(net, sums, 1e-4).identity is identity
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sparse", [False, True])
 def test_dataset_column_sums(sparse, dtype):
