@@ -928,3 +928,61 @@ default=None
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+def binary_scores_in_one_pass(estimators, X, method):
+    """The positive-label scores of fitted binary softmax models (no hidden
+    layer) for the same X, in one pass over X; None when ``estimators`` are
+    not all such models of one dtype and width.
+
+    A reduction's predictions ask each of its K sub-estimators in turn, and
+    each reads all of X.  Their weight matrices set side by side make one
+    layer of 2K outputs: one forward pass, one read of X, one validation;
+    each model's scores are then its two columns, turned into its
+    ``decision_function`` (``z₁ − z₀``) or the ``predict_proba`` column of
+    label 1 (the stable softmax of the pair), the values each model gives
+    up to the rounding of the products.
+
+    Parameters
+    ----------
+    estimators : list of estimators
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Validated by the caller.
+    method : {'decision_function', 'predict_proba'}
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples, len(estimators)) or None
+    """
+    if not len(estimators) or method not in ("decision_function",
+                                             "predict_proba"):
+        return None
+    first = estimators[0]
+
+    def binary_softmax_like_first(e):
+        return (isinstance(e, BaseNetworkClassifier) and hasattr(e, "_params")
+                and e._net.n_layers == 1 and e._net.sizes[1] == 2
+                and e._net.sizes[0] == first._net.sizes[0]
+                and e._params.dtype == first._params.dtype)
+
+    if not all(binary_softmax_like_first(e) for e in estimators):
+        return None
+    n_features = first._net.sizes[0]
+    stacked = copy.copy(first)         # its validation and forward pass
+    stacked._net = Network((n_features, 2 * len(estimators)))
+    stacked._params = np.empty(stacked._net.n_params, dtype=first._params.dtype)
+    stacked._running = np.zeros(0, dtype=first._params.dtype)
+    w, b, _ = stacked._net.layer_slices()[0]
+    weights = [e._params[e._net.layer_slices()[0][0]] for e in estimators]
+    stacked._params[w] = np.concatenate(
+        [v.reshape(n_features, 2) for v in weights], axis=1).ravel()
+    stacked._params[b] = np.concatenate(
+        [e._params[e._net.layer_slices()[0][1]] for e in estimators])
+    z = stacked._forward(stacked._validate_predict_data(X),
+                         probabilities=False).astype(np.float64)
+    z0, z1 = z[:, 0::2], z[:, 1::2]
+    if method == "decision_function":
+        return z1 - z0
+    top = np.maximum(z0, z1)
+    e0, e1 = np.exp(z0 - top), np.exp(z1 - top)
+    return e1 / (e0 + e1)

@@ -69,7 +69,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import CachedParamNamesMixin
+from ._base import CachedParamNamesMixin, binary_scores_in_one_pass
 from ._checkpoint import restore_on_failure
 from ._validation import check_class_labels
 
@@ -600,6 +600,10 @@ class _BaseReduction(
         """
         X = self._validate_for_predict(X)
         method = self._score_method()
+        if getattr(self, "pairwise_indices_", None) is None:
+            scores = binary_scores_in_one_pass(self.estimators_, X, method)
+            if scores is not None:
+                return scores, _THRESHOLDS[method]
         scores = np.empty((_num_samples(X), len(self.estimators_)))
         for k, (estimator, X_k) in enumerate(
             zip(self.estimators_, self._estimator_inputs(X), strict=True)
@@ -1111,9 +1115,12 @@ class OneVsAllClassifier(_BaseReduction):
         """
         if self.classes_.size == 2:
             return None, self.estimators_[0].predict_proba(X)
-        positive = np.column_stack(
-            [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
-        )
+        positive = binary_scores_in_one_pass(self.estimators_, X,
+                                             "predict_proba")
+        if positive is None:
+            positive = np.column_stack(
+                [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
+            )
         row_sums = positive.sum(axis=1, keepdims=True)
         empty = row_sums[:, 0] == 0
         proba = np.where(empty[:, np.newaxis], 1.0, positive)
@@ -1448,12 +1455,17 @@ class OneVsOneClassifier(_BaseReduction):
         inputs = self._estimator_inputs(X)
         if self.classes_.size == 2:
             return self.estimators_[0].predict_proba(inputs[0])
-        pair_proba = np.column_stack(
-            [
-                estimator.predict_proba(X_k)[:, 1]
-                for estimator, X_k in zip(self.estimators_, inputs, strict=True)
-            ]
-        )
+        pair_proba = None
+        if getattr(self, "pairwise_indices_", None) is None:
+            pair_proba = binary_scores_in_one_pass(self.estimators_, X,
+                                                   "predict_proba")
+        if pair_proba is None:
+            pair_proba = np.column_stack(
+                [
+                    estimator.predict_proba(X_k)[:, 1]
+                    for estimator, X_k in zip(self.estimators_, inputs, strict=True)
+                ]
+            )
         return _pairwise_coupling(pair_proba, self.classes_.size)
 
     @available_if(_estimators_have("predict_proba"))

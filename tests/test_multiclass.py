@@ -909,3 +909,56 @@ def test_default_base_larger_problem(meta):
     # reduction over LogisticRegression
     assert clf.score(X[2000:], y[2000:]) > ref.score(X[2000:], y[2000:]) - 0.03
     assert_allclose(clf.predict_proba(X[2000:]).sum(axis=1), 1.0)
+
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("Reduction", [OneVsAllClassifier, OneVsOneClassifier])
+def test_predictions_in_one_pass_equal_asking_each_sub_estimator(
+        Reduction, sparse, dtype, monkeypatch):
+    """Binary softmax sub-estimators are asked together (their weights side
+    by side, one read of X): the scores, probabilities and labels equal
+    those of asking each one in turn (the reduction's own loop, forced by
+    declining the one-pass path)."""
+    from sklearn_mcnn import _base, _multiclass
+
+    X, y = make_classification(300, 12, n_informative=6, n_classes=4,
+                               random_state=0)
+    X = X.astype(dtype)
+    X_test = sp.csr_matrix(np.where(np.abs(X) > 0.7, X, 0)) if sparse else X
+    model = Reduction().fit(X, y)
+    scores = _base.binary_scores_in_one_pass(model.estimators_, X_test,
+                                             "decision_function")
+    assert scores is not None and scores.shape == (300, len(model.estimators_))
+    each = np.column_stack([e.decision_function(X_test)
+                            for e in model.estimators_])
+    assert_allclose(scores, each, rtol=1e-6 if dtype == np.float32 else 1e-12,
+                    atol=1e-6 if dtype == np.float32 else 1e-12)
+    got = {m: getattr(model, m)(X_test)
+           for m in ("decision_function", "predict_proba", "predict")}
+    monkeypatch.setattr(_multiclass, "binary_scores_in_one_pass",
+                        lambda *args: None)
+    for method, value in got.items():
+        expected = getattr(model, method)(X_test)
+        if method == "predict":
+            assert_array_equal(value, expected)
+        else:
+            assert_allclose(value, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_one_pass_declines_other_sub_estimators():
+    from sklearn_mcnn import MLPBackpropClassifier
+    from sklearn_mcnn._base import binary_scores_in_one_pass
+
+    X, y = make_classification(100, 5, random_state=0)
+    softmax = SoftmaxClassifier().fit(X, y)
+    three = SoftmaxClassifier().fit(X, np.arange(100) % 3)
+    mlp = MLPBackpropClassifier((3,), max_iter=5).fit(X, y)
+    wide = SoftmaxClassifier().fit(np.c_[X, X], y)
+    single = SoftmaxClassifier().fit(X.astype(np.float32), y)
+    for others in ([mlp], [three], [wide], [single], [LogisticRegression()]):
+        assert binary_scores_in_one_pass([softmax, *others], X,
+                                         "decision_function") is None
+    assert binary_scores_in_one_pass([softmax], X, "predict") is None
+    assert binary_scores_in_one_pass([], X, "predict_proba") is None
