@@ -544,10 +544,10 @@ cdef class Dataset:
         self.itemsize = self.dtype.itemsize
 
 
-cdef void column_sums(const Source* X, const floating* values, const double* sw,
-                     Py_ssize_t start, Py_ssize_t stop, Py_ssize_t step,
-                     Py_ssize_t n_features, double* s1,
-                     double* s2) noexcept nogil:
+cdef void column_sums(const Source* X, const floating* values,
+                      const double* sw, Py_ssize_t start, Py_ssize_t stop,
+                      Py_ssize_t step, Py_ssize_t n_features, double* s1,
+                      double* s2) noexcept nogil:
     """Add ``sw[i] x_ij`` to ``s1[j]`` and ``sw[i] x_ij²`` to ``s2[j]`` over
     the rows ``i = start, start + step, … < stop`` of X (``values``: its
     dense rows or CSR values)."""

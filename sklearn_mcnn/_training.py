@@ -85,8 +85,10 @@ class _CallbackContext:
 
     @property
     def active(self):
-        """Whether callbacks follow the fit."""
-        return self.ctx is not None
+        """Whether callbacks follow the fit (scikit-learn 1.9 gives every
+        estimator a context; its ``_callbacks`` are the estimator's own and
+        its meta-estimator's; unknown: assume some)."""
+        return self.ctx is not None and bool(getattr(self.ctx, "_callbacks", True))
 
     def _state(self):
         est = self.estimator
