@@ -55,6 +55,20 @@ except ImportError:  # pragma: no cover - older scikit-learn
         return method
 
 
+ALL_WEIGHTS_ZERO = ("The sample weights are all zero: there is nothing to "
+                    "learn from.")
+
+
+def _check_labels_within(y, classes):
+    """Every label of y is one of ``classes`` (sorted)."""
+    unknown = np.setdiff1d(np.unique(y), classes)
+    if unknown.size:
+        raise ValueError(
+            f"y contains labels {unknown.tolist()} that are not in "
+            f"classes {classes.tolist()}."
+        )
+
+
 def _stochastic(est):
     """``partial_fit`` exists only for the stochastic solvers."""
     if est.solver == "lbfgs":
@@ -303,45 +317,43 @@ default=None
                     f"`classes={classes!r}` is not the same as on the first call "
                     f"to partial_fit, which was {self.classes_!r}."
                 )
-            unknown = np.setdiff1d(np.unique(y), all_classes)
-            if unknown.size:
-                raise ValueError(
-                    f"y contains labels {unknown.tolist()} that are not in "
-                    f"classes {all_classes.tolist()}."
-                )
+            _check_labels_within(y, all_classes)
         else:
             all_classes = np.unique(y) if classes is None else self._check_classes(
                 classes, y)
-            if (
-                self.warm_start
-                and hasattr(self, "classes_")
-                and not np.array_equal(all_classes, self.classes_)
-            ):
-                raise ValueError(
-                    "warm_start can only be used where `y` has the same classes "
-                    f"as in the previous call to fit. Previously got "
-                    f"{self.classes_}, `y` has {all_classes}."
-                )
-        if all_classes.size < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in "
-                f"the data, but the data contains only one class: "
-                f"{all_classes[0]!r}."
-            )
+        self._check_fit_classes(all_classes, incremental)
         y_index = np.searchsorted(all_classes, y)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
         if self.class_weight is not None:
-            present = np.unique(y)
-            cw = compute_class_weight(self.class_weight, classes=present, y=y)
-            weights = np.ones(all_classes.size)
-            weights[np.searchsorted(all_classes, present)] = cw
-            sample_weight = sample_weight * weights[y_index]
+            present, counts = np.unique(y, return_counts=True)
+            sample_weight = sample_weight * self._class_weights(
+                present, counts, all_classes)[y_index]
         if not np.any(sample_weight > 0):
-            raise ValueError("The sample weights are all zero: there is nothing "
-                             "to learn from.")
+            raise ValueError(ALL_WEIGHTS_ZERO)
         return X, all_classes, y_index, sample_weight
+
+    def _check_fit_classes(self, classes, incremental):
+        """The classes of a training call: at least two, and for a
+        warm-started ``fit`` those of the fitted model."""
+        if (
+            not incremental
+            and self.warm_start
+            and hasattr(self, "classes_")
+            and not np.array_equal(classes, self.classes_)
+        ):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes "
+                f"as in the previous call to fit. Previously got "
+                f"{self.classes_}, `y` has {classes}."
+            )
+        if classes.size < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in "
+                f"the data, but the data contains only one class: "
+                f"{classes[0]!r}."
+            )
 
     @staticmethod
     def _check_classes(classes, y=None):
@@ -349,12 +361,7 @@ default=None
         classes = np.unique(np.asarray(classes))
         check_class_labels(classes)
         if y is not None:
-            unknown = np.setdiff1d(np.unique(y), classes)
-            if unknown.size:
-                raise ValueError(
-                    f"y contains labels {unknown.tolist()} that are not in "
-                    f"classes {classes.tolist()}."
-                )
+            _check_labels_within(y, classes)
         return classes
 
     def _validate_validation_data(self, validation, classes, incremental):
@@ -542,22 +549,9 @@ default=None
         from . import _dask
 
         classes = data.classes
-        if classes.size < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in "
-                f"the data, but the data contains only one class: "
-                f"{classes[0]!r}."
-            )
-        if (self.warm_start and hasattr(self, "classes_")
-                and not np.array_equal(classes, self.classes_)):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes "
-                f"as in the previous call to fit. Previously got "
-                f"{self.classes_}, `y` has {classes}."
-            )
+        self._check_fit_classes(classes, incremental=False)
         if not data.total_weight > 0:
-            raise ValueError("The sample weights are all zero: there is nothing "
-                             "to learn from.")
+            raise ValueError(ALL_WEIGHTS_ZERO)
         rng = check_random_state(self.random_state)
         self.classes_ = classes
         sizes = (X.shape[1], *self._hidden_layer_sizes(), classes.size)
@@ -953,6 +947,7 @@ def binary_scores_in_one_pass(estimators, X, method):
     Returns
     -------
     scores : ndarray of shape (n_samples, len(estimators)) or None
+        In the models' dtype, as each one's own method gives them.
     """
     if not len(estimators) or method not in ("decision_function",
                                              "predict_proba"):
@@ -978,8 +973,7 @@ def binary_scores_in_one_pass(estimators, X, method):
         [v.reshape(n_features, 2) for v in weights], axis=1).ravel()
     stacked._params[b] = np.concatenate(
         [e._params[e._net.layer_slices()[0][1]] for e in estimators])
-    z = stacked._forward(stacked._validate_predict_data(X),
-                         probabilities=False).astype(np.float64)
+    z = stacked._forward(stacked._validate_predict_data(X), probabilities=False)
     z0, z1 = z[:, 0::2], z[:, 1::2]
     if method == "decision_function":
         return z1 - z0

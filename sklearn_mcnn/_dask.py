@@ -236,23 +236,15 @@ def _prepare_block(X, y, sample_weight, dtype, classes, index):
     :class:`_Block`: its rows cast to ``dtype``, its labels encoded as
     indices into ``classes`` when those are given."""
     where = f"(row block {index})"
-    if sp.issparse(X):
-        X = sp.csr_matrix(X)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"X has dtype {X.dtype} {where}; it must hold "
-                             "real numbers.")
-        with np.errstate(over="ignore"):
-            X = X.astype(dtype, copy=False)
-        values = X.data
-    else:
-        X = np.asarray(X)
-        if X.dtype.kind not in "biuf":
-            raise ValueError(f"X has dtype {X.dtype} {where}; it must hold "
-                             "real numbers.")
-        with np.errstate(over="ignore"):
-            X = np.ascontiguousarray(X, dtype=dtype)
-        values = X
-    if not np.isfinite(values).all():
+    sparse = sp.issparse(X)
+    X = sp.csr_matrix(X) if sparse else np.asarray(X)
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"X has dtype {X.dtype} {where}; it must hold "
+                         "real numbers.")
+    with np.errstate(over="ignore"):
+        X = (X.astype(dtype, copy=False) if sparse
+             else np.ascontiguousarray(X, dtype=dtype))
+    if not np.isfinite(X.data if sparse else X).all():
         raise ValueError(
             f"Input X contains NaN or infinity {where}, or values beyond the "
             f"range of {dtype}."

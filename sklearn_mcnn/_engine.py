@@ -285,27 +285,29 @@ class StandardizedCoordinates:
     def __init__(self, net, column_sums, alpha):
         self.w, self.b = net.layer_slices()[0][:2]
         self.shape = (net.sizes[0], net.sizes[1])
-        self.identity = column_sums is None or not column_sums[2] > 0
-        if self.identity:
-            self.mean = np.zeros(self.shape[0])
-            self.scale = np.ones(self.shape[0])
-            return
+        self.mean, self.scale = self._moments(column_sums, alpha)
+        self.identity = self.mean is None
+
+    @staticmethod
+    def _moments(column_sums, alpha):
+        """``(μ, D)``, or ``(None, None)`` for the model's own coordinates."""
+        if column_sums is None or not column_sums[2] > 0:
+            return None, None
         s1, s2, total = column_sums
-        self.mean = s1 / total
-        var = np.maximum(s2 / total - self.mean**2, 0.0) + alpha
+        mean = s1 / total
+        var = np.maximum(s2 / total - mean**2, 0.0) + alpha
         floor = 1e-12 * var.max(initial=0.0)
         # Powers of two: ``W = D V`` is then exact, and the few digits the
         # sampled rows give are all the coordinates use (unrounded sampled
         # scales took 90 iterations instead of 60 to tol=1e-6 on 60,000
         # standardized rows; rounded, 63).
-        self.scale = 2.0 ** np.round(
-            -0.5 * np.log2(np.where(var > floor, var, 1.0)))
+        scale = 2.0 ** np.round(-0.5 * np.log2(np.where(var > floor, var, 1.0)))
         # Standardized already (a StandardScaler upstream, up to the sampled
         # rows' noise and a fold's offsets): the model's own coordinates,
         # with nothing to map at each evaluation.
-        if np.all(self.scale == 1.0) and np.all(np.abs(self.mean) <= 0.25):
-            self.identity = True
-            self.mean = np.zeros(self.shape[0])
+        if np.all(scale == 1.0) and np.all(np.abs(mean) <= 0.25):
+            return None, None
+        return mean, scale
 
     def to_model(self, v):
         """The parameter vector ``(W, b, …)`` of coordinates ``(V, c, …)``
@@ -331,11 +333,12 @@ class StandardizedCoordinates:
 
     def gradient(self, grad):
         """The gradient in the coordinates, from the model's: ``∂F/∂V = D
-        (∂F/∂W − μ (∂F/∂b)ᵀ)``, ``∂F/∂c = ∂F/∂b`` (float64; ``grad`` itself
-        for the model's own coordinates)."""
+        (∂F/∂W − μ (∂F/∂b)ᵀ)``, ``∂F/∂c = ∂F/∂b``, written over ``grad``
+        when it is a float64 array (the objectives return a new one), and
+        returned."""
         if self.identity:
             return grad
-        g = np.array(grad, dtype=np.float64)
+        g = np.asarray(grad, dtype=np.float64)
         gW = g[self.w].reshape(self.shape)
         gW -= np.outer(self.mean, g[self.b])
         gW *= self.scale[:, None]

@@ -598,18 +598,27 @@ class _BaseReduction(
         threshold : float
             0 for decision functions, 0.5 for probabilities or 0/1 labels.
         """
-        X = self._validate_for_predict(X)
         method = self._score_method()
+        scores = self._positive_scores(self._validate_for_predict(X), method)
+        return scores.astype(np.float64, copy=False), _THRESHOLDS[method]
+
+    def _positive_scores(self, X, method):
+        """Each sub-estimator's positive-label scores for the validated X,
+        in their dtype: ndarray of shape (n_samples, n_estimators).
+
+        Binary softmax sub-estimators are asked together, in one pass over X
+        (:func:`~sklearn_mcnn._base.binary_scores_in_one_pass`); others (and
+        pairwise bases, whose inputs differ) one by one.
+        """
         if getattr(self, "pairwise_indices_", None) is None:
             scores = binary_scores_in_one_pass(self.estimators_, X, method)
             if scores is not None:
-                return scores, _THRESHOLDS[method]
-        scores = np.empty((_num_samples(X), len(self.estimators_)))
-        for k, (estimator, X_k) in enumerate(
-            zip(self.estimators_, self._estimator_inputs(X), strict=True)
-        ):
-            scores[:, k] = _binary_scores(estimator, X_k, method)
-        return scores, _THRESHOLDS[method]
+                return scores
+        return np.column_stack([
+            _binary_scores(estimator, X_k, method)
+            for estimator, X_k in zip(self.estimators_, self._estimator_inputs(X),
+                                      strict=True)
+        ])
 
     def _predict_binary(self, scores, threshold):
         """Labels of the two-class case, from the single estimator's scores."""
@@ -1115,12 +1124,7 @@ class OneVsAllClassifier(_BaseReduction):
         """
         if self.classes_.size == 2:
             return None, self.estimators_[0].predict_proba(X)
-        positive = binary_scores_in_one_pass(self.estimators_, X,
-                                             "predict_proba")
-        if positive is None:
-            positive = np.column_stack(
-                [estimator.predict_proba(X)[:, 1] for estimator in self.estimators_]
-            )
+        positive = self._positive_scores(X, "predict_proba")
         row_sums = positive.sum(axis=1, keepdims=True)
         empty = row_sums[:, 0] == 0
         proba = np.where(empty[:, np.newaxis], 1.0, positive)
@@ -1452,21 +1456,10 @@ class OneVsOneClassifier(_BaseReduction):
 
     def _coupled_proba(self, X):
         """Class probabilities from the pair classifiers (validated `X`)."""
-        inputs = self._estimator_inputs(X)
         if self.classes_.size == 2:
-            return self.estimators_[0].predict_proba(inputs[0])
-        pair_proba = None
-        if getattr(self, "pairwise_indices_", None) is None:
-            pair_proba = binary_scores_in_one_pass(self.estimators_, X,
-                                                   "predict_proba")
-        if pair_proba is None:
-            pair_proba = np.column_stack(
-                [
-                    estimator.predict_proba(X_k)[:, 1]
-                    for estimator, X_k in zip(self.estimators_, inputs, strict=True)
-                ]
-            )
-        return _pairwise_coupling(pair_proba, self.classes_.size)
+            return self.estimators_[0].predict_proba(self._estimator_inputs(X)[0])
+        return _pairwise_coupling(self._positive_scores(X, "predict_proba"),
+                                  self.classes_.size)
 
     @available_if(_estimators_have("predict_proba"))
     def predict_proba(self, X):

@@ -222,8 +222,10 @@ class TrainingMixin:
             if "v" in last and np.array_equal(v, last["v"]):
                 return last["loss"], last["grad"]
             loss, grad = objective(coords.to_model(v))
+            # tol is checked before the gradient is mapped (in place).
+            converged = np.max(np.abs(grad), initial=0.0) <= self.tol
             last.update(v=np.array(v), loss=loss, grad=coords.gradient(grad),
-                        converged=np.max(np.abs(grad), initial=0.0) <= self.tol)
+                        converged=converged)
             return loss, last["grad"]
 
         def callback(intermediate_result):

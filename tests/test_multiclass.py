@@ -918,8 +918,8 @@ def test_default_base_larger_problem(meta):
 def test_predictions_in_one_pass_equal_asking_each_sub_estimator(
         Reduction, sparse, dtype, monkeypatch):
     """Binary softmax sub-estimators are asked together (their weights side
-    by side, one read of X): the scores, probabilities and labels equal
-    those of asking each one in turn (the reduction's own loop, forced by
+    by side, one read of X): the scores, probabilities and labels (and
+    their dtypes) equal those of asking each one in turn (the reduction's own loop, forced by
     declining the one-pass path)."""
     from sklearn_mcnn import _base, _multiclass
 
@@ -941,6 +941,7 @@ def test_predictions_in_one_pass_equal_asking_each_sub_estimator(
                         lambda *args: None)
     for method, value in got.items():
         expected = getattr(model, method)(X_test)
+        assert value.dtype == expected.dtype         # float32 stays float32
         if method == "predict":
             assert_array_equal(value, expected)
         else:
