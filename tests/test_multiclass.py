@@ -919,8 +919,8 @@ def test_predictions_in_one_pass_equal_asking_each_sub_estimator(
         Reduction, sparse, dtype, monkeypatch):
     """Binary softmax sub-estimators are asked together (their weights side
     by side, one read of X): the scores, probabilities and labels (and
-    their dtypes) equal those of asking each one in turn (the reduction's own loop, forced by
-    declining the one-pass path)."""
+    their dtypes) equal those of asking each one in turn (the reduction's
+    own loop, forced by declining the one-pass path)."""
     from sklearn_mcnn import _base, _multiclass
 
     X, y = make_classification(300, 12, n_informative=6, n_classes=4,
