@@ -9,6 +9,19 @@ from cython cimport floating
 from scipy.linalg.cython_blas cimport daxpy, dgemm, dgemv, saxpy, sgemm, sgemv
 
 
+cdef extern from "_small_gemm.h" nogil:
+    # A small batch's forward product (``C = A B`` or ``C += A B``, neither
+    # transposed) where the CPU has AVX2 and FMA: 0 when BLAS must do it.
+    int gemm_rows_float "mcnn_gemm_rows_float" (
+        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
+        Py_ssize_t lda, const float* B, Py_ssize_t ldb, int add, float* C,
+        Py_ssize_t ldc)
+    int gemm_rows_double "mcnn_gemm_rows_double" (
+        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
+        Py_ssize_t lda, const double* B, Py_ssize_t ldb, int add, double* C,
+        Py_ssize_t ldc)
+
+
 cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
                       const floating* A, int lda, const floating* B, int ldb,
                       floating beta, floating* C, int ldc) noexcept nogil:
@@ -69,6 +82,14 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
                 dgemv(&tg, &m, &k, &alpha, <double*> A, &lda, <double*> B,
                       &inc_b, &beta, C, &ldc)
         return
+    if (ta == c'N' and tb == c'N' and alpha == 1
+            and (beta == 0 or beta == 1)):
+        if floating is float:
+            if gemm_rows_float(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
+                return
+        else:
+            if gemm_rows_double(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
+                return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
               &beta, C, &ldc)

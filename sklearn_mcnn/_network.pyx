@@ -71,6 +71,13 @@ cdef extern from "_fpu.h":
     unsigned int mcnn_flush_subnormals() noexcept nogil
     void mcnn_restore_fpu(unsigned int mode) noexcept nogil
 
+cdef extern from "_small_gemm.h" nogil:
+    ctypedef struct RowLimits "mcnn_row_limits":
+        Py_ssize_t wide, narrow
+    RowLimits mcnn_small_gemm_rows[2]
+    int mcnn_has_avx2_fma()
+
+
 cdef extern from "_clock.h":
     double mcnn_now() noexcept nogil
 
@@ -1213,6 +1220,37 @@ def forward(Network net, Dataset data, params, running, out,
                                              <double*> out_p, probabilities,
                                              n_threads)
     return undefined
+
+
+def small_gemm_rows(float32=None, float64=None):
+    """The most rows of a forward matrix product that ``_small_gemm.h``'s
+    kernel computes instead of BLAS (where the CPU has AVX2 and FMA), per
+    dtype: ``(wide, narrow)``, for layers of at least 32 outputs and for
+    narrower ones.
+
+    Given, they are set, for benchmarks and tests (``(0, 0)``: BLAS
+    always), not while kernels run.  Returns the previous limits as a dict
+    of these keyword arguments.
+    """
+    previous = {}
+    for i, (name, given) in enumerate([("float32", float32),
+                                       ("float64", float64)]):
+        previous[name] = (mcnn_small_gemm_rows[i].wide,
+                          mcnn_small_gemm_rows[i].narrow)
+        if given is None:
+            continue
+        wide, narrow = given
+        if not (0 <= wide <= 1 << 20 and 0 <= narrow <= 1 << 20):
+            raise ValueError(f"row limits must be in [0, 2**20], got {given}")
+        mcnn_small_gemm_rows[i].wide = wide
+        mcnn_small_gemm_rows[i].narrow = narrow
+    return previous
+
+
+def small_gemm_available():
+    """Whether this CPU runs ``_small_gemm.h``'s kernel (x86-64 with AVX2 and
+    FMA); elsewhere BLAS does every product."""
+    return bool(mcnn_has_avx2_fma())
 
 
 # --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from scipy.special import expit, softmax
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
 
+import sklearn_mcnn._base
 from sklearn_mcnn import MLPBackpropClassifier
 
 ACTIVATIONS = {
@@ -118,6 +119,47 @@ def test_one_row_predictions_equal_the_batch(digits, hidden, dtype, quiet_fit):
     rows = np.vstack([clf.predict_proba(X[i:i + 1]) for i in range(40)])
     assert rows.dtype == dtype
     assert_allclose(rows, batch, rtol=0, atol=1e-13 if dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csr_array])
+def test_csr_predictions_skip_validation_safely(digits, container, quiet_fit,
+                                                monkeypatch):
+    """CSR input of the right width skips scikit-learn's validation: the
+    predictions equal the dense ones for every row count (in canonical
+    form, with 64-bit indices, and with unsorted, duplicate entries), and
+    bad values and structures are still refused."""
+    X, y = digits
+    clf = quiet_fit(MLPBackpropClassifier((16,), max_iter=3, random_state=0),
+                    X, y)
+    dense = {n: clf.predict_proba(X[:n]) for n in (1, 2, 5, 40)}
+    with monkeypatch.context() as m:    # the fast path: no validate_data
+        m.setattr(sklearn_mcnn._base, "validate_data", None)
+        for n in dense:
+            assert_allclose(clf.predict_proba(container(X[:n])), dense[n],
+                            rtol=0, atol=1e-13)
+    for n in dense:
+        wide = container(X[:n])
+        wide.indices = wide.indices.astype(np.int64)
+        wide.indptr = wide.indptr.astype(np.int64)
+        assert_allclose(clf.predict_proba(wide), dense[n], rtol=0, atol=1e-13)
+    # One row stored out of order, its first value split in two entries.
+    cols = np.flatnonzero(X[0])
+    j, rest = cols[0], cols[1:][::-1]
+    data = np.concatenate([[0.25], X[0, rest], [X[0, j] - 0.25]])
+    indices = np.concatenate([[j], rest, [j]])
+    messy = container((data, indices, [0, data.size]), shape=(1, X.shape[1]))
+    assert_allclose(clf.predict_proba(messy), clf.predict_proba(X[:1]),
+                    rtol=0, atol=1e-12)
+    bad = container(X[:2])
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict(bad)
+    broken = container(X[:2])
+    broken.indices[0] = X.shape[1] + 5
+    with pytest.raises(ValueError, match="malformed CSR input"):
+        clf.predict(broken)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(container(X[:2, :-1]))
 
 
 def test_one_activation_per_hidden_layer(digits, quiet_fit):

@@ -1,0 +1,209 @@
+/* A matrix product for few rows, C (m × n) := A (m × k) · B (k × n) + beta C,
+ * all row-major, beta 0 or 1: the forward pass of a small batch.
+ *
+ * Why not BLAS: OpenBLAS multiplies by first copying ("packing") all of B,
+ * which for a few rows costs more than the product itself.  With SciPy's
+ * OpenBLAS 0.3.30 (Haswell kernels, AMD EPYC) a 10 × 784 by 784 × 256
+ * float32 product took 238 µs, most of it in the packing of B
+ * (sgemm_itcopy), where NumPy's OpenBLAS 0.3.31 took 128 µs.  This kernel
+ * reads B where it lies.
+ *
+ * The kernel: panels of 2 vectors of columns of C (16 floats, 8 doubles), in
+ * groups of up to 6 rows whose 12 accumulators stay in AVX registers while k
+ * runs; the panel of B (k × 64 bytes) stays in L2 between the row groups.
+ * Each entry of C is the same sum in the same order (k ascending, fused
+ * multiply-adds) whatever its row group or panel, so the result does not
+ * depend on how callers split the columns among threads.  The last, narrower
+ * panel loads B with a mask and goes through a buffer for C (masked stores
+ * are slow on AMD).
+ *
+ * x86-64 with AVX2 and FMA only, chosen at run time: elsewhere
+ * mcnn_gemm_rows_<T> returns 0 and the caller uses BLAS.
+ */
+#ifndef MCNN_SMALL_GEMM_H
+#define MCNN_SMALL_GEMM_H
+
+#include <stddef.h>
+#include <string.h>
+
+/* Which products the kernel computes, from benchmarks/bench_small_gemm.py
+ * (AMD EPYC, SciPy's OpenBLAS 0.3.30), per dtype (float32, float64): those
+ * of layers of at least MCNN_WIDE_LAYER outputs up to `wide` rows, those of
+ * narrower layers (whose last panel is mostly masked lanes) up to `narrow`
+ * rows.  The benchmark and the tests change them (0: BLAS always). */
+typedef struct { ptrdiff_t wide, narrow; } mcnn_row_limits;
+static mcnn_row_limits mcnn_small_gemm_rows[2] = {{32, 4}, {8, 2}};
+enum { MCNN_WIDE_LAYER = 32 };
+
+static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
+                                         size_t itemsize) {
+    const mcnn_row_limits* limits = &mcnn_small_gemm_rows[itemsize == 8];
+    return m <= (n >= MCNN_WIDE_LAYER ? limits->wide : limits->narrow);
+}
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+
+static inline int mcnn_has_avx2_fma(void) {
+    /* Asked once; concurrent first calls write the same answer. */
+    static int answer = -1;
+    if (answer < 0) {
+        __builtin_cpu_init();
+        answer = (__builtin_cpu_supports("avx2")
+                  && __builtin_cpu_supports("fma")) ? 1 : 0;
+    }
+    return answer;
+}
+
+#define MCNN_TARGET __attribute__((target("avx2,fma")))
+
+/* The panel of rows [0, R), R <= 6 (A, C offset to the group's first row)
+ * and columns [0, cols) of B and C (already offset to the panel), cols <=
+ * 2 * LANES; `mask` (the entries below cols) when cols < 2 * LANES. */
+#define MCNN_PANEL(NAME, T, V, LANES, LOAD, MASKLOAD, BCAST, FMA, ZERO, STORE) \
+    MCNN_TARGET __attribute__((always_inline)) static inline void NAME(       \
+        const int R, const int masked, ptrdiff_t k, const T* A,               \
+        ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
+        ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
+        V acc[6][2];                                                          \
+        T buf[2 * LANES] = {0};                                               \
+        ptrdiff_t kk;                                                         \
+        int r;                                                                \
+        for (r = 0; r < R; r++) {                                             \
+            if (!add) {                                                       \
+                acc[r][0] = ZERO();                                           \
+                acc[r][1] = ZERO();                                           \
+            } else if (masked) {                                              \
+                memcpy(buf, C + r * ldc, (size_t) cols * sizeof(T));          \
+                acc[r][0] = LOAD(buf);                                        \
+                acc[r][1] = LOAD(buf + LANES);                                \
+            } else {                                                          \
+                acc[r][0] = LOAD(C + r * ldc);                                \
+                acc[r][1] = LOAD(C + r * ldc + LANES);                        \
+            }                                                                 \
+        }                                                                     \
+        for (kk = 0; kk < k; kk++) {                                          \
+            const T* b = B + kk * ldb;                                        \
+            V b0 = masked ? MASKLOAD(b, lo) : LOAD(b);                        \
+            V b1 = masked ? MASKLOAD(b + LANES, hi) : LOAD(b + LANES);        \
+            for (r = 0; r < R; r++) {                                         \
+                V a = BCAST(A + r * lda + kk);                                \
+                acc[r][0] = FMA(a, b0, acc[r][0]);                            \
+                acc[r][1] = FMA(a, b1, acc[r][1]);                            \
+            }                                                                 \
+        }                                                                     \
+        for (r = 0; r < R; r++) {                                             \
+            if (masked) {                                                     \
+                STORE(buf, acc[r][0]);                                        \
+                STORE(buf + LANES, acc[r][1]);                                \
+                memcpy(C + r * ldc, buf, (size_t) cols * sizeof(T));          \
+            } else {                                                          \
+                STORE(C + r * ldc, acc[r][0]);                                \
+                STORE(C + r * ldc + LANES, acc[r][1]);                        \
+            }                                                                 \
+        }                                                                     \
+    }
+
+/* All row groups of one panel; R and `masked` become constants in each
+ * call of the panel, so its accumulators are registers. */
+#define MCNN_PANELS(NAME, PANEL, T)                                           \
+    MCNN_TARGET __attribute__((always_inline)) static inline void NAME(       \
+        const int masked, ptrdiff_t m, ptrdiff_t k, const T* A,               \
+        ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
+        ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
+        ptrdiff_t i = 0;                                                      \
+        for (; i + 6 <= m; i += 6)                                            \
+            PANEL(6, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+        switch (m - i) {                                                      \
+        case 5:                                                               \
+            PANEL(5, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+            break;                                                            \
+        case 4:                                                               \
+            PANEL(4, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+            break;                                                            \
+        case 3:                                                               \
+            PANEL(3, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+            break;                                                            \
+        case 2:                                                               \
+            PANEL(2, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+            break;                                                            \
+        case 1:                                                               \
+            PANEL(1, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
+                  ldc, cols, lo, hi);                                         \
+            break;                                                            \
+        }                                                                     \
+    }
+
+/* The entry point: 1 when done, 0 when this CPU needs BLAS instead. */
+#define MCNN_GEMM_ROWS(T, LANES, PANELS, MASK)                                \
+    MCNN_TARGET static void mcnn_gemm_rows_##T##_avx2(                        \
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
+        const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
+        const int W = 2 * LANES;                                              \
+        __m256i lo = _mm256_setzero_si256(), hi = lo;                         \
+        ptrdiff_t j = 0;                                                      \
+        int cols;                                                             \
+        for (; j + W <= n; j += W)                                            \
+            PANELS(0, m, k, A, lda, B + j, ldb, add, C + j, ldc, W, lo, hi);  \
+        if (j == n)                                                           \
+            return;                                                           \
+        cols = (int) (n - j);                                                 \
+        lo = MASK(cols, 0);                                                   \
+        hi = MASK(cols, LANES);                                               \
+        PANELS(1, m, k, A, lda, B + j, ldb, add, C + j, ldc, cols, lo, hi);   \
+    }                                                                         \
+    static inline int mcnn_gemm_rows_##T(                                     \
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
+        const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
+        if (!mcnn_small_gemm_wanted(m, n, sizeof(T)) || !mcnn_has_avx2_fma()) \
+            return 0;                                                         \
+        mcnn_gemm_rows_##T##_avx2(m, n, k, A, lda, B, ldb, add, C, ldc);      \
+        return 1;                                                             \
+    }
+
+/* Lane i of the mask is all ones when column offset + i < cols. */
+MCNN_TARGET static inline __m256i mcnn_mask_float(int cols, int offset) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - offset),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+MCNN_TARGET static inline __m256i mcnn_mask_double(int cols, int offset) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(cols - offset),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+MCNN_PANEL(mcnn_panel_float, float, __m256, 8, _mm256_loadu_ps,
+           _mm256_maskload_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
+           _mm256_setzero_ps, _mm256_storeu_ps)
+MCNN_PANELS(mcnn_panels_float, mcnn_panel_float, float)
+MCNN_GEMM_ROWS(float, 8, mcnn_panels_float, mcnn_mask_float)
+
+MCNN_PANEL(mcnn_panel_double, double, __m256d, 4, _mm256_loadu_pd,
+           _mm256_maskload_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
+           _mm256_setzero_pd, _mm256_storeu_pd)
+MCNN_PANELS(mcnn_panels_double, mcnn_panel_double, double)
+MCNN_GEMM_ROWS(double, 4, mcnn_panels_double, mcnn_mask_double)
+
+#else  /* no AVX2 build: BLAS does every product */
+
+static inline int mcnn_has_avx2_fma(void) { return 0; }
+
+static inline int mcnn_gemm_rows_float(
+    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* A, ptrdiff_t lda,
+    const float* B, ptrdiff_t ldb, int add, float* C, ptrdiff_t ldc) {
+    return 0;
+}
+
+static inline int mcnn_gemm_rows_double(
+    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* A, ptrdiff_t lda,
+    const double* B, ptrdiff_t ldb, int add, double* C, ptrdiff_t ldc) {
+    return 0;
+}
+
+#endif
+#endif
