@@ -15,6 +15,7 @@ from libc.string cimport memcpy, memset
 from ._activations cimport activate, activation_backward
 from ._batch_norm cimport batch_norm_backward, batch_norm_forward
 from ._blas cimport axpy, gemm
+from ._sparse_narrow cimport csr_dot, csr_scatter
 from ._layout cimport Pass, Rows, delta_offset, row_id
 from ._random cimport mix64, uniform_at
 
@@ -70,6 +71,9 @@ cdef inline void layer_forward(const Pass* p, floating* ws, int l,
     elif l == 0 and p.X.sparse:
         for i in range(n):
             r = row_id(rows, i)
+            if csr_dot(data + indptr[r], indices + indptr[r],
+                       indptr[r + 1] - indptr[r], W, m, <int> w, Z + i * m):
+                continue
             for k in range(indptr[r], indptr[r + 1]):
                 axpy(<int> w, data[k], W + indices[k] * m, Z + i * m)
     else:
@@ -152,6 +156,9 @@ cdef inline void layer_grad(const Pass* p, floating* ws, int l, floating* dW,
             return
         for i in range(n):
             r = row_id(&p.rows, i)
+            if csr_scatter(data + indptr[r], indices + indptr[r],
+                           indptr[r + 1] - indptr[r], D + i * m, <int> m, dW, m):
+                continue
             for k in range(indptr[r], indptr[r + 1]):
                 axpy(<int> m, data[k], D + i * m, dW + indices[k] * m)
         return

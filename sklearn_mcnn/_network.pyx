@@ -75,6 +75,8 @@ cdef extern from "_small_gemm.h" nogil:
     ctypedef struct RowLimits "mcnn_row_limits":
         Py_ssize_t wide, narrow
     RowLimits mcnn_small_gemm_rows[2]
+
+cdef extern from "_cpu.h" nogil:
     int mcnn_has_avx2_fma()
 
 

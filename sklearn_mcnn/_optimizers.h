@@ -21,6 +21,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "_cpu.h"
+
 #if defined(_MSC_VER) && !defined(restrict)
 #define restrict __restrict
 #endif
@@ -104,17 +106,7 @@ typedef struct {
     (const mcnn_hyper* h, T* restrict p, const T* restrict g,                 \
      T* restrict s1, T* restrict s2, ptrdiff_t n, double decay)
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-static inline int mcnn_has_avx2(void) {
-    /* Asked once; concurrent first calls write the same answer. */
-    static int answer = -1;
-    if (answer < 0) {
-        __builtin_cpu_init();
-        answer = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return answer;
-}
-
+#if MCNN_X86_DISPATCH
 /* mcnn_update_<T>: the AVX2 build where the CPU has it, else the baseline. */
 #define MCNN_UPDATE(T, SQRT)                                                  \
     static void mcnn_update_##T##_base MCNN_UPDATE_ARGS(T)                    \

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "_cpu.h"
+
 /* Which products the kernel computes, from benchmarks/bench_small_gemm.py
  * (AMD EPYC, SciPy's OpenBLAS 0.3.30), per dtype (float32, float64): those
  * of layers of at least MCNN_WIDE_LAYER outputs up to `wide` rows, those of
@@ -41,27 +43,13 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
     return m <= (n >= MCNN_WIDE_LAYER ? limits->wide : limits->narrow);
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#include <immintrin.h>
-
-static inline int mcnn_has_avx2_fma(void) {
-    /* Asked once; concurrent first calls write the same answer. */
-    static int answer = -1;
-    if (answer < 0) {
-        __builtin_cpu_init();
-        answer = (__builtin_cpu_supports("avx2")
-                  && __builtin_cpu_supports("fma")) ? 1 : 0;
-    }
-    return answer;
-}
-
-#define MCNN_TARGET __attribute__((target("avx2,fma")))
+#if MCNN_X86_DISPATCH
 
 /* The panel of rows [0, R), R <= 6 (A, C offset to the group's first row)
  * and columns [0, cols) of B and C (already offset to the panel), cols <=
  * 2 * LANES; `mask` (the entries below cols) when cols < 2 * LANES. */
 #define MCNN_PANEL(NAME, T, V, LANES, LOAD, MASKLOAD, BCAST, FMA, ZERO, STORE) \
-    MCNN_TARGET __attribute__((always_inline)) static inline void NAME(       \
+    MCNN_AVX2_FMA __attribute__((always_inline)) static inline void NAME(     \
         const int R, const int masked, ptrdiff_t k, const T* A,               \
         ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
         ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
@@ -107,7 +95,7 @@ static inline int mcnn_has_avx2_fma(void) {
 /* All row groups of one panel; R and `masked` become constants in each
  * call of the panel, so its accumulators are registers. */
 #define MCNN_PANELS(NAME, PANEL, T)                                           \
-    MCNN_TARGET __attribute__((always_inline)) static inline void NAME(       \
+    MCNN_AVX2_FMA __attribute__((always_inline)) static inline void NAME(     \
         const int masked, ptrdiff_t m, ptrdiff_t k, const T* A,               \
         ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
         ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
@@ -141,7 +129,7 @@ static inline int mcnn_has_avx2_fma(void) {
 
 /* The entry point: 1 when done, 0 when this CPU needs BLAS instead. */
 #define MCNN_GEMM_ROWS(T, LANES, PANELS, MASK)                                \
-    MCNN_TARGET static void mcnn_gemm_rows_##T##_avx2(                        \
+    MCNN_AVX2_FMA static void mcnn_gemm_rows_##T##_avx2(                      \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
         const int W = 2 * LANES;                                              \
@@ -166,17 +154,6 @@ static inline int mcnn_has_avx2_fma(void) {
         return 1;                                                             \
     }
 
-/* Lane i of the mask is all ones when column offset + i < cols. */
-MCNN_TARGET static inline __m256i mcnn_mask_float(int cols, int offset) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - offset),
-                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-MCNN_TARGET static inline __m256i mcnn_mask_double(int cols, int offset) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(cols - offset),
-                              _mm256_setr_epi64x(0, 1, 2, 3));
-}
-
 MCNN_PANEL(mcnn_panel_float, float, __m256, 8, _mm256_loadu_ps,
            _mm256_maskload_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
            _mm256_setzero_ps, _mm256_storeu_ps)
@@ -190,8 +167,6 @@ MCNN_PANELS(mcnn_panels_double, mcnn_panel_double, double)
 MCNN_GEMM_ROWS(double, 4, mcnn_panels_double, mcnn_mask_double)
 
 #else  /* no AVX2 build: BLAS does every product */
-
-static inline int mcnn_has_avx2_fma(void) { return 0; }
 
 static inline int mcnn_gemm_rows_float(
     ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* A, ptrdiff_t lda,
