@@ -92,6 +92,11 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
         }                                                                     \
     }
 
+/* The panel for the R rows from row i. */
+#define MCNN_ROWS(PANEL, R)                                                   \
+    PANEL(R, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc, ldc,      \
+          cols, lo, hi)
+
 /* All row groups of one panel; R and `masked` become constants in each
  * call of the panel, so its accumulators are registers. */
 #define MCNN_PANELS(NAME, PANEL, T)                                           \
@@ -101,29 +106,13 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
         ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
         ptrdiff_t i = 0;                                                      \
         for (; i + 6 <= m; i += 6)                                            \
-            PANEL(6, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
+            MCNN_ROWS(PANEL, 6);                                              \
         switch (m - i) {                                                      \
-        case 5:                                                               \
-            PANEL(5, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
-            break;                                                            \
-        case 4:                                                               \
-            PANEL(4, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
-            break;                                                            \
-        case 3:                                                               \
-            PANEL(3, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
-            break;                                                            \
-        case 2:                                                               \
-            PANEL(2, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
-            break;                                                            \
-        case 1:                                                               \
-            PANEL(1, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc,   \
-                  ldc, cols, lo, hi);                                         \
-            break;                                                            \
+        case 5: MCNN_ROWS(PANEL, 5); break;                                   \
+        case 4: MCNN_ROWS(PANEL, 4); break;                                   \
+        case 3: MCNN_ROWS(PANEL, 3); break;                                   \
+        case 2: MCNN_ROWS(PANEL, 2); break;                                   \
+        case 1: MCNN_ROWS(PANEL, 1); break;                                   \
         }                                                                     \
     }
 
