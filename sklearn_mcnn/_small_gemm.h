@@ -14,8 +14,7 @@
  * Each entry of C is the same sum in the same order (k ascending, fused
  * multiply-adds) whatever its row group or panel, so the result does not
  * depend on how callers split the columns among threads.  The last, narrower
- * panel loads B with a mask and goes through a buffer for C (masked stores
- * are slow on AMD).
+ * panel works on zero-padded copies of its columns of B and C.
  *
  * x86-64 with AVX2 and FMA only, chosen at run time: elsewhere
  * mcnn_gemm_rows_<T> returns 0 and the caller uses BLAS.
@@ -31,10 +30,10 @@
 /* Which products the kernel computes, from benchmarks/bench_small_gemm.py
  * (AMD EPYC, SciPy's OpenBLAS 0.3.30), per dtype (float32, float64): those
  * of layers of at least MCNN_WIDE_LAYER outputs up to `wide` rows, those of
- * narrower layers (whose last panel is mostly masked lanes) up to `narrow`
- * rows.  The benchmark and the tests change them (0: BLAS always). */
+ * narrower layers (whose panel is partly padding) up to `narrow` rows.  The
+ * benchmark and the tests change them (0: BLAS always). */
 typedef struct { ptrdiff_t wide, narrow; } mcnn_row_limits;
-static mcnn_row_limits mcnn_small_gemm_rows[2] = {{32, 4}, {8, 2}};
+static mcnn_row_limits mcnn_small_gemm_rows[2] = {{32, 32}, {8, 4}};
 enum { MCNN_WIDE_LAYER = 32 };
 
 static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
@@ -45,35 +44,26 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
 
 #if MCNN_X86_DISPATCH
 
+/* The last, narrower panel goes through copies of its columns, whole
+ * vectors wide: MCNN_TAIL_K rows of B and MCNN_TAIL_M rows of C at a time. */
+enum { MCNN_TAIL_K = 128, MCNN_TAIL_M = 48 };
+
 /* The panel of rows [0, R), R <= 6 (A, C offset to the group's first row)
- * and columns [0, cols) of B and C (already offset to the panel), cols <=
- * 2 * LANES; `mask` (the entries below cols) when cols < 2 * LANES. */
-#define MCNN_PANEL(NAME, T, V, LANES, LOAD, MASKLOAD, BCAST, FMA, ZERO, STORE) \
+ * and 2 * LANES columns of B and C (offset to the panel). */
+#define MCNN_PANEL(NAME, T, V, LANES, LOAD, BCAST, FMA, ZERO, STORE)          \
     MCNN_AVX2_FMA __attribute__((always_inline)) static inline void NAME(     \
-        const int R, const int masked, ptrdiff_t k, const T* A,               \
-        ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
-        ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
+        const int R, ptrdiff_t k, const T* A, ptrdiff_t lda, const T* B,      \
+        ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {                        \
         V acc[6][2];                                                          \
-        T buf[2 * LANES] = {0};                                               \
         ptrdiff_t kk;                                                         \
         int r;                                                                \
         for (r = 0; r < R; r++) {                                             \
-            if (!add) {                                                       \
-                acc[r][0] = ZERO();                                           \
-                acc[r][1] = ZERO();                                           \
-            } else if (masked) {                                              \
-                memcpy(buf, C + r * ldc, (size_t) cols * sizeof(T));          \
-                acc[r][0] = LOAD(buf);                                        \
-                acc[r][1] = LOAD(buf + LANES);                                \
-            } else {                                                          \
-                acc[r][0] = LOAD(C + r * ldc);                                \
-                acc[r][1] = LOAD(C + r * ldc + LANES);                        \
-            }                                                                 \
+            acc[r][0] = add ? LOAD(C + r * ldc) : ZERO();                     \
+            acc[r][1] = add ? LOAD(C + r * ldc + LANES) : ZERO();             \
         }                                                                     \
         for (kk = 0; kk < k; kk++) {                                          \
             const T* b = B + kk * ldb;                                        \
-            V b0 = masked ? MASKLOAD(b, lo) : LOAD(b);                        \
-            V b1 = masked ? MASKLOAD(b + LANES, hi) : LOAD(b + LANES);        \
+            V b0 = LOAD(b), b1 = LOAD(b + LANES);                             \
             for (r = 0; r < R; r++) {                                         \
                 V a = BCAST(A + r * lda + kk);                                \
                 acc[r][0] = FMA(a, b0, acc[r][0]);                            \
@@ -81,29 +71,21 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
             }                                                                 \
         }                                                                     \
         for (r = 0; r < R; r++) {                                             \
-            if (masked) {                                                     \
-                STORE(buf, acc[r][0]);                                        \
-                STORE(buf + LANES, acc[r][1]);                                \
-                memcpy(C + r * ldc, buf, (size_t) cols * sizeof(T));          \
-            } else {                                                          \
-                STORE(C + r * ldc, acc[r][0]);                                \
-                STORE(C + r * ldc + LANES, acc[r][1]);                        \
-            }                                                                 \
+            STORE(C + r * ldc, acc[r][0]);                                    \
+            STORE(C + r * ldc + LANES, acc[r][1]);                            \
         }                                                                     \
     }
 
 /* The panel for the R rows from row i. */
 #define MCNN_ROWS(PANEL, R)                                                   \
-    PANEL(R, masked, k, A + i * lda, lda, B, ldb, add, C + i * ldc, ldc,      \
-          cols, lo, hi)
+    PANEL(R, k, A + i * lda, lda, B, ldb, add, C + i * ldc, ldc)
 
-/* All row groups of one panel; R and `masked` become constants in each
- * call of the panel, so its accumulators are registers. */
+/* All row groups of one panel; R becomes a constant in each call of the
+ * panel, so its accumulators are registers. */
 #define MCNN_PANELS(NAME, PANEL, T)                                           \
     MCNN_AVX2_FMA __attribute__((always_inline)) static inline void NAME(     \
-        const int masked, ptrdiff_t m, ptrdiff_t k, const T* A,               \
-        ptrdiff_t lda, const T* B, ptrdiff_t ldb, int add, T* C,              \
-        ptrdiff_t ldc, int cols, __m256i lo, __m256i hi) {                    \
+        ptrdiff_t m, ptrdiff_t k, const T* A, ptrdiff_t lda, const T* B,      \
+        ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {                        \
         ptrdiff_t i = 0;                                                      \
         for (; i + 6 <= m; i += 6)                                            \
             MCNN_ROWS(PANEL, 6);                                              \
@@ -116,23 +98,45 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
         }                                                                     \
     }
 
-/* The entry point: 1 when done, 0 when this CPU needs BLAS instead. */
-#define MCNN_GEMM_ROWS(T, LANES, PANELS, MASK)                                \
+/* The entry point: 1 when done, 0 when this CPU needs BLAS instead.  The
+ * last panel's `cols` columns of B and C are copied into buffers of whole
+ * vectors (zeros beyond them), which the panel reads and writes like any
+ * other: masked loads and stores, or a panel that handles partial rows,
+ * were 2.5 times slower on AMD EPYC (the compiler kept the accumulators in
+ * memory).  C's buffer holds the sums between blocks of B, which keeps the
+ * order of each sum. */
+#define MCNN_GEMM_ROWS(T, LANES, PANELS)                                      \
     MCNN_AVX2_FMA static void mcnn_gemm_rows_##T##_avx2(                      \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
-        const int W = 2 * LANES;                                              \
-        __m256i lo = _mm256_setzero_si256(), hi = lo;                         \
-        ptrdiff_t j = 0;                                                      \
-        int cols;                                                             \
+        enum { W = 2 * LANES };                                               \
+        T tail_b[MCNN_TAIL_K * W] = {0};                                      \
+        T tail_c[MCNN_TAIL_M * W] = {0};                                      \
+        ptrdiff_t j = 0, i0, mb, k0, kb, r;                                   \
+        size_t row_size;                                                      \
         for (; j + W <= n; j += W)                                            \
-            PANELS(0, m, k, A, lda, B + j, ldb, add, C + j, ldc, W, lo, hi);  \
+            PANELS(m, k, A, lda, B + j, ldb, add, C + j, ldc);                \
         if (j == n)                                                           \
             return;                                                           \
-        cols = (int) (n - j);                                                 \
-        lo = MASK(cols, 0);                                                   \
-        hi = MASK(cols, LANES);                                               \
-        PANELS(1, m, k, A, lda, B + j, ldb, add, C + j, ldc, cols, lo, hi);   \
+        row_size = (size_t) (n - j) * sizeof(T);                              \
+        for (i0 = 0; i0 < m; i0 += MCNN_TAIL_M) {                             \
+            mb = m - i0 < MCNN_TAIL_M ? m - i0 : MCNN_TAIL_M;                 \
+            for (r = 0; r < mb; r++) {                                        \
+                if (add)                                                      \
+                    memcpy(tail_c + r * W, C + (i0 + r) * ldc + j, row_size); \
+                else                                                          \
+                    memset(tail_c + r * W, 0, row_size);                      \
+            }                                                                 \
+            for (k0 = 0; k0 < k; k0 += MCNN_TAIL_K) {                         \
+                kb = k - k0 < MCNN_TAIL_K ? k - k0 : MCNN_TAIL_K;             \
+                for (r = 0; r < kb; r++)                                      \
+                    memcpy(tail_b + r * W, B + (k0 + r) * ldb + j, row_size); \
+                PANELS(mb, kb, A + i0 * lda + k0, lda, tail_b, W, 1, tail_c,  \
+                       W);                                                    \
+            }                                                                 \
+            for (r = 0; r < mb; r++)                                          \
+                memcpy(C + (i0 + r) * ldc + j, tail_c + r * W, row_size);     \
+        }                                                                     \
     }                                                                         \
     static inline int mcnn_gemm_rows_##T(                                     \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
@@ -144,16 +148,16 @@ static inline int mcnn_small_gemm_wanted(ptrdiff_t m, ptrdiff_t n,
     }
 
 MCNN_PANEL(mcnn_panel_float, float, __m256, 8, _mm256_loadu_ps,
-           _mm256_maskload_ps, _mm256_broadcast_ss, _mm256_fmadd_ps,
-           _mm256_setzero_ps, _mm256_storeu_ps)
+           _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_setzero_ps,
+           _mm256_storeu_ps)
 MCNN_PANELS(mcnn_panels_float, mcnn_panel_float, float)
-MCNN_GEMM_ROWS(float, 8, mcnn_panels_float, mcnn_mask_float)
+MCNN_GEMM_ROWS(float, 8, mcnn_panels_float)
 
 MCNN_PANEL(mcnn_panel_double, double, __m256d, 4, _mm256_loadu_pd,
-           _mm256_maskload_pd, _mm256_broadcast_sd, _mm256_fmadd_pd,
-           _mm256_setzero_pd, _mm256_storeu_pd)
+           _mm256_broadcast_sd, _mm256_fmadd_pd, _mm256_setzero_pd,
+           _mm256_storeu_pd)
 MCNN_PANELS(mcnn_panels_double, mcnn_panel_double, double)
-MCNN_GEMM_ROWS(double, 4, mcnn_panels_double, mcnn_mask_double)
+MCNN_GEMM_ROWS(double, 4, mcnn_panels_double)
 
 #else  /* no AVX2 build: BLAS does every product */
 
