@@ -728,26 +728,10 @@ default=None
         return state
 
     def _forward(self, X, probabilities):
-        """Network outputs (softmax probabilities or raw scores) for X,
-        computed in chunks of rows (:func:`~sklearn_mcnn._engine.predict_outputs`)."""
-        if X.dtype != self._params.dtype:
-            with np.errstate(over="ignore"):
-                X = X.astype(self._params.dtype)
-            if not np.isfinite(X.data if sp.issparse(X) else X).all():
-                raise ValueError(
-                    f"X has values beyond the range of {self._params.dtype}, "
-                    "the precision this model was fitted in. Scale the "
-                    "features, or fit the model on float64 data."
-                )
-        out, undefined = predict_outputs(self._net, self._params, self._running,
-                                         X, probabilities)
-        if undefined:
-            raise ValueError(
-                "The network's outputs are undefined (NaN) for some rows: their "
-                "feature values are so large that the hidden layers overflow. "
-                "Scale the features, e.g. with StandardScaler."
-            )
-        return out
+        """Network outputs (softmax probabilities or raw scores) for X
+        (:func:`forward_pass` with this model's network and parameters)."""
+        return forward_pass(self._net, self._params, self._running, X,
+                            probabilities)
 
     def _validate_predict_data(self, X):
         if not hasattr(self, "_params"):  # check_is_fitted costs ~7 µs
@@ -939,6 +923,30 @@ default=None
         return tags
 
 
+def forward_pass(net, params, running, X, probabilities):
+    """Network outputs (softmax probabilities or raw scores) of the network
+    ``net`` with ``params`` and ``running`` for the validated X, computed in
+    chunks of rows (:func:`~sklearn_mcnn._engine.predict_outputs`), X cast
+    to the parameters' dtype."""
+    if X.dtype != params.dtype:
+        with np.errstate(over="ignore"):
+            X = X.astype(params.dtype)
+        if not np.isfinite(X.data if sp.issparse(X) else X).all():
+            raise ValueError(
+                f"X has values beyond the range of {params.dtype}, "
+                "the precision this model was fitted in. Scale the "
+                "features, or fit the model on float64 data."
+            )
+    out, undefined = predict_outputs(net, params, running, X, probabilities)
+    if undefined:
+        raise ValueError(
+            "The network's outputs are undefined (NaN) for some rows: their "
+            "feature values are so large that the hidden layers overflow. "
+            "Scale the features, e.g. with StandardScaler."
+        )
+    return out
+
+
 def binary_scores_in_one_pass(estimators, X, method):
     """The positive-label scores of fitted binary softmax models (no hidden
     layer) for the same X, in one pass over X; None when ``estimators`` are
@@ -977,18 +985,17 @@ def binary_scores_in_one_pass(estimators, X, method):
 
     if not all(binary_softmax_like_first(e) for e in estimators):
         return None
-    n_features = first._net.sizes[0]
-    stacked = copy.copy(first)         # its validation and forward pass
-    stacked._net = Network((n_features, 2 * len(estimators)))
-    stacked._params = np.empty(stacked._net.n_params, dtype=first._params.dtype)
-    stacked._running = np.zeros(0, dtype=first._params.dtype)
-    w, b, _ = stacked._net.layer_slices()[0]
+    n_features, dtype = first._net.sizes[0], first._params.dtype
+    net = Network((n_features, 2 * len(estimators)))
+    params = np.empty(net.n_params, dtype=dtype)
+    w, b, _ = net.layer_slices()[0]
     weights = [e._params[e._net.layer_slices()[0][0]] for e in estimators]
-    stacked._params[w] = np.concatenate(
+    params[w] = np.concatenate(
         [v.reshape(n_features, 2) for v in weights], axis=1).ravel()
-    stacked._params[b] = np.concatenate(
+    params[b] = np.concatenate(
         [e._params[e._net.layer_slices()[0][1]] for e in estimators])
-    z = stacked._forward(stacked._validate_predict_data(X), probabilities=False)
+    z = forward_pass(net, params, np.zeros(0, dtype=dtype),
+                     first._validate_predict_data(X), probabilities=False)
     z0, z1 = z[:, 0::2], z[:, 1::2]
     if method == "decision_function":
         return z1 - z0

@@ -1234,18 +1234,17 @@ def small_gemm_rows(float32=None, float64=None):
     always), not while kernels run.  Returns the previous limits as a dict
     of these keyword arguments.
     """
+    limits = [float32, float64]
+    for given in limits:        # all checked before any is set
+        if given is not None and not all(0 <= n <= 1 << 20 for n in given):
+            raise ValueError(f"row limits must be in [0, 2**20], got {given}")
     previous = {}
-    for i, (name, given) in enumerate([("float32", float32),
-                                       ("float64", float64)]):
+    for i, name in enumerate(["float32", "float64"]):
         previous[name] = (mcnn_small_gemm_rows[i].wide,
                           mcnn_small_gemm_rows[i].narrow)
-        if given is None:
-            continue
-        wide, narrow = given
-        if not (0 <= wide <= 1 << 20 and 0 <= narrow <= 1 << 20):
-            raise ValueError(f"row limits must be in [0, 2**20], got {given}")
-        mcnn_small_gemm_rows[i].wide = wide
-        mcnn_small_gemm_rows[i].narrow = narrow
+        if limits[i] is not None:
+            mcnn_small_gemm_rows[i].wide, mcnn_small_gemm_rows[i].narrow = \
+                limits[i]
     return previous
 
 

@@ -110,15 +110,15 @@ enum { MCNN_TAIL_K = 128, MCNN_TAIL_M = 48 };
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
         enum { W = 2 * LANES };                                               \
-        T tail_b[MCNN_TAIL_K * W] = {0};                                      \
-        T tail_c[MCNN_TAIL_M * W] = {0};                                      \
+        T tail_b[MCNN_TAIL_K * W], tail_c[MCNN_TAIL_M * W];                   \
         ptrdiff_t j = 0, i0, mb, k0, kb, r;                                   \
-        size_t row_size;                                                      \
+        size_t row_size, pad_size;                                            \
         for (; j + W <= n; j += W)                                            \
             PANELS(m, k, A, lda, B + j, ldb, add, C + j, ldc);                \
         if (j == n)                                                           \
             return;                                                           \
         row_size = (size_t) (n - j) * sizeof(T);                              \
+        pad_size = W * sizeof(T) - row_size;    /* zeros beyond the row */    \
         for (i0 = 0; i0 < m; i0 += MCNN_TAIL_M) {                             \
             mb = m - i0 < MCNN_TAIL_M ? m - i0 : MCNN_TAIL_M;                 \
             for (r = 0; r < mb; r++) {                                        \
@@ -126,11 +126,14 @@ enum { MCNN_TAIL_K = 128, MCNN_TAIL_M = 48 };
                     memcpy(tail_c + r * W, C + (i0 + r) * ldc + j, row_size); \
                 else                                                          \
                     memset(tail_c + r * W, 0, row_size);                      \
+                memset((char*) (tail_c + r * W) + row_size, 0, pad_size);     \
             }                                                                 \
             for (k0 = 0; k0 < k; k0 += MCNN_TAIL_K) {                         \
                 kb = k - k0 < MCNN_TAIL_K ? k - k0 : MCNN_TAIL_K;             \
-                for (r = 0; r < kb; r++)                                      \
+                for (r = 0; r < kb; r++) {                                    \
                     memcpy(tail_b + r * W, B + (k0 + r) * ldb + j, row_size); \
+                    memset((char*) (tail_b + r * W) + row_size, 0, pad_size); \
+                }                                                             \
                 PANELS(mb, kb, A + i0 * lda + k0, lda, tail_b, W, 1, tail_c,  \
                        W);                                                    \
             }                                                                 \

@@ -112,6 +112,11 @@ def test_setting_is_checked():
         _network.small_gemm_rows(float32=(-1, 4))
     with pytest.raises(ValueError, match="row limits must be in"):
         _network.small_gemm_rows(float64=(8, 2**21))
+    # A refused call changes no limit, not even the valid one before it.
+    before = _network.small_gemm_rows()
+    with pytest.raises(ValueError, match="row limits must be in"):
+        _network.small_gemm_rows(float32=(0, 0), float64=(8, -1))
+    assert _network.small_gemm_rows() == before
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
