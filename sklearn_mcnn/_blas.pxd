@@ -20,6 +20,15 @@ cdef extern from "_small_gemm.h" nogil:
         Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
         Py_ssize_t lda, const double* B, Py_ssize_t ldb, int add, double* C,
         Py_ssize_t ldc)
+    # A narrow layer's weight gradient ``C = Aᵀ B`` or ``C += Aᵀ B``.
+    int gemm_tn_float "mcnn_gemm_tn_float" (
+        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const float* A,
+        Py_ssize_t lda, const float* B, Py_ssize_t ldb, int add, float* C,
+        Py_ssize_t ldc)
+    int gemm_tn_double "mcnn_gemm_tn_double" (
+        Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const double* A,
+        Py_ssize_t lda, const double* B, Py_ssize_t ldb, int add, double* C,
+        Py_ssize_t ldc)
 
 
 cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
@@ -82,14 +91,22 @@ cdef inline void gemm(char ta, char tb, int m, int n, int k, floating alpha,
                 dgemv(&tg, &m, &k, &alpha, <double*> A, &lda, <double*> B,
                       &inc_b, &beta, C, &ldc)
         return
-    if (ta == c'N' and tb == c'N' and alpha == 1
-            and (beta == 0 or beta == 1)):
-        if floating is float:
-            if gemm_rows_float(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
-                return
+    if tb == c'N' and alpha == 1 and (beta == 0 or beta == 1):
+        if ta == c'N':
+            if floating is float:
+                if gemm_rows_float(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
+                    return
+            else:
+                if gemm_rows_double(m, n, k, A, lda, B, ldb, beta == 1, C,
+                                    ldc):
+                    return
         else:
-            if gemm_rows_double(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
-                return
+            if floating is float:
+                if gemm_tn_float(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
+                    return
+            else:
+                if gemm_tn_double(m, n, k, A, lda, B, ldb, beta == 1, C, ldc):
+                    return
     if floating is float:
         sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> B, &ldb, <float*> A, &lda,
               &beta, C, &ldc)

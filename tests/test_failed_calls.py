@@ -519,8 +519,13 @@ def _csr(indptr, indices, n_features=4):
     (_csr([0, 1, 2, 3], [0, 1]), "within the stored values"),
     (_csr([0, 1, 2, 2], [0, 4]), r"\[0, n_features\)"),
     (_csr([0, 1, 2, 2], [0, -1]), r"\[0, n_features\)"),
+    (_csr([-1, 1, 2, 2], [0, 1]), "non-decreasing offsets within"),
+    # one bad index among many (the check runs in vectors)
+    (_csr([0, 40, 99, 101], [3] * 97 + [-2] + [1] * 3), r"\[0, n_features\)"),
+    (_csr([0, 40, 99, 101], [3] * 98 + [4] + [1] * 2), r"\[0, n_features\)"),
 ], ids=["int", "fortran", "1-D", "csc", "short-indptr", "decreasing-indptr",
-        "indptr-past-values", "column-too-large", "negative-column"])
+        "indptr-past-values", "column-too-large", "negative-column",
+        "negative-start", "late-negative-column", "late-column-too-large"])
 def test_dataset_refuses_malformed_arrays(X, match):
     with pytest.raises(ValueError, match=match):
         _network.Dataset(X)

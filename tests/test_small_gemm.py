@@ -1,12 +1,17 @@
-"""The few-rows forward product (``_small_gemm.h``) against NumPy and BLAS.
+"""The kernels of ``_small_gemm.h`` against NumPy and BLAS: the few-rows
+forward product, the narrow layers' forward dot products and their weight
+gradient.
 
-Products of at most ``_network.small_gemm_rows()`` rows go to the kernel on
-CPUs with AVX2 and FMA (the tests that check the kernel itself raise the
-limits); these tests give it every remainder of its panels
-(columns not a multiple of 8 or 16, rows not a multiple of 4), both of its
-entry modes (``C = A B`` and, after the bias, ``C += A B``) and the column
-blocks the training steps split layers into, and compare with NumPy in
-float64 and with BLAS on the same inputs.
+Products of at most ``_network.small_gemm_rows()`` rows go to the forward
+kernels on CPUs with AVX2 and FMA, weight gradients of layers of at most
+``_network.narrow_gradient_cols()`` outputs to the gradient kernel (the
+tests that check a kernel itself raise the limits); these tests give them
+every remainder of their panels (columns not a multiple of 8 or 16, rows not
+a multiple of 4 or 2, a k not a multiple of the vector), both entry modes
+(``C = A B`` and, after the bias, ``C += A B``; a gradient written and one
+added to over chunks), the transposed copy of W on the stack and on the
+heap, and the column blocks the training steps split layers into, and
+compare with NumPy in float64 and with BLAS on the same inputs.
 """
 
 import contextlib
@@ -24,20 +29,37 @@ RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @contextlib.contextmanager
-def row_limits(wide, narrow):
-    """The kernel's row limits set to ``(wide, narrow)`` for both dtypes
-    (0: BLAS for every product), restored afterwards."""
-    previous = _network.small_gemm_rows(float32=(wide, narrow),
-                                        float64=(wide, narrow))
+def row_limits(wide, narrow, dot_depth=0):
+    """The forward kernels' limits set to ``(wide, narrow, dot_depth)`` for
+    both dtypes (all 0: BLAS for every product), restored afterwards."""
+    limits = (wide, narrow, dot_depth)
+    previous = _network.small_gemm_rows(float32=limits, float64=limits)
     try:
         yield
     finally:
         _network.small_gemm_rows(**previous)
 
 
+@contextlib.contextmanager
+def gradient_cols(cols):
+    """The gradient kernel's column limit set to ``cols`` for both dtypes
+    (0: BLAS for every gradient), restored afterwards."""
+    previous = _network.narrow_gradient_cols(float32=cols, float64=cols)
+    try:
+        yield
+    finally:
+        _network.narrow_gradient_cols(**previous)
+
+
+@contextlib.contextmanager
+def blas_everywhere():
+    with row_limits(0, 0), gradient_cols(0):
+        yield
+
+
 @pytest.fixture
 def blas_only():
-    with row_limits(0, 0):
+    with blas_everywhere():
         yield
 
 
@@ -80,7 +102,10 @@ def test_kernel_agrees_with_blas(dtype, k, blas_only):
     with_blas, expected = layer_scores(k, n, m, dtype)
     with row_limits(32, 32):
         with_kernel, _ = layer_scores(k, n, m, dtype)
+    with row_limits(0, 0, 1):
+        with_dot, _ = layer_scores(k, n, m, dtype)
     tol = RTOL[dtype] * 4 * np.sqrt(k)
+    np.testing.assert_allclose(with_dot, with_blas, rtol=RTOL[dtype], atol=tol)
     np.testing.assert_allclose(with_kernel, expected, rtol=RTOL[dtype], atol=tol)
     np.testing.assert_allclose(with_kernel, with_blas, rtol=RTOL[dtype], atol=tol)
 
@@ -94,10 +119,13 @@ def test_row_limits_apply(n, limit, dtype):
     rows = _network.small_gemm_rows()[np.dtype(dtype).name][limit]
     assert rows >= 2
 
+    # k below the dot products' depth: BLAS beyond the row limit
+    k = min(200, _network.small_gemm_rows()[np.dtype(dtype).name][2] - 1)
+
     def both(m):
-        kernel, _ = layer_scores(300, n, m, dtype, seed=1)
+        kernel, _ = layer_scores(k, n, m, dtype, seed=1)
         with row_limits(0, 0):
-            blas, _ = layer_scores(300, n, m, dtype, seed=1)
+            blas, _ = layer_scores(k, n, m, dtype, seed=1)
         return kernel, blas
 
     kernel, blas = both(rows)
@@ -107,14 +135,36 @@ def test_row_limits_apply(n, limit, dtype):
     np.testing.assert_array_equal(kernel, blas)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dot_depth_applies(dtype):
+    """A narrow layer's product of more rows than the panels take goes to
+    the dot products from ``dot_depth`` inputs on, to BLAS below."""
+    _, narrow, depth = _network.small_gemm_rows()[np.dtype(dtype).name]
+    assert depth >= 2
+
+    def both(k):
+        dot, _ = layer_scores(k, 10, narrow + 3, dtype, seed=2)
+        with row_limits(0, 0):
+            blas, _ = layer_scores(k, 10, narrow + 3, dtype, seed=2)
+        return dot, blas
+
+    dot, blas = both(depth)
+    assert not np.array_equal(dot, blas)
+    np.testing.assert_allclose(dot, blas, rtol=1e-4, atol=1e-4)
+    dot, blas = both(depth - 1)
+    np.testing.assert_array_equal(dot, blas)
+
+
 def test_setting_is_checked():
-    with pytest.raises(ValueError, match="row limits must be in"):
+    with pytest.raises(ValueError, match="row limits must be"):
         _network.small_gemm_rows(float32=(-1, 4))
-    with pytest.raises(ValueError, match="row limits must be in"):
+    with pytest.raises(ValueError, match="row limits must be"):
         _network.small_gemm_rows(float64=(8, 2**21))
+    with pytest.raises(ValueError, match="row limits must be"):
+        _network.small_gemm_rows(float64=(8, 2, 3, 4))
     # A refused call changes no limit, not even the valid one before it.
     before = _network.small_gemm_rows()
-    with pytest.raises(ValueError, match="row limits must be in"):
+    with pytest.raises(ValueError, match="row limits must be"):
         _network.small_gemm_rows(float32=(0, 0), float64=(8, -1))
     assert _network.small_gemm_rows() == before
 
@@ -131,7 +181,7 @@ def test_mlp_predictions_and_training_match_blas(dtype):
                   max_iter=3, random_state=0, tol=0.0)
     with pytest.warns(Warning):
         fitted = MLPBackpropClassifier(**params).fit(X, y)
-    with row_limits(0, 0):
+    with blas_everywhere():
         with pytest.warns(Warning):
             blas = MLPBackpropClassifier(**params).fit(X, y)
         blas_proba = [blas.predict_proba(X[:m]) for m in range(2, 41)]
@@ -140,3 +190,78 @@ def test_mlp_predictions_and_training_match_blas(dtype):
     for m, expected in zip(range(2, 41), blas_proba):
         proba = blas.predict_proba(X[:m])
         np.testing.assert_allclose(proba, expected, rtol=RTOL[dtype], atol=1e-6)
+
+
+# ---------------------------------------------------------------- narrow layers
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 10, 11, 31])
+@pytest.mark.parametrize("k", [1, 3, 4, 8, 13, 410, 784])
+def test_narrow_layer_matches_numpy(dtype, n, k):
+    """Narrow layers' dot products: rows in threes and the rest, columns
+    in fours and the rest, k's last partial vector, and W's transposed copy
+    on the stack (n·k ≤ 4096) or the heap."""
+    with row_limits(0, 0, 1):
+        for m in (2, 3, 4, 5, 7, 130):
+            out, expected = layer_scores(k, n, m, dtype, seed=m)
+            np.testing.assert_allclose(out, expected, rtol=RTOL[dtype],
+                                       atol=RTOL[dtype] * 4 * np.sqrt(k))
+
+
+def softmax_gradient(k, n, m, dtype, capacity, seed=0):
+    """A softmax layer's weight gradient through ``loss_grad`` (chunks of
+    ``capacity`` rows, so the gradient is written by the first and added to
+    by the others), and the float64 NumPy reference ``Xᵀ (P − Y) / m``."""
+    rng = np.random.RandomState(seed)
+    net = _network.Network((k, n), capacity=capacity)
+    params = (0.3 * rng.standard_normal(net.n_params)).astype(dtype)
+    X = rng.standard_normal((m, k)).astype(dtype)
+    y = rng.randint(0, n, m)
+    grad = np.full_like(params, np.nan)
+    _network.loss_grad(net, _network.Dataset(X, y), params, grad,
+                       np.empty(0, dtype=dtype), 0.0, 1)
+    W = params[:k * n].reshape(k, n).astype(np.float64)
+    Z = X.astype(np.float64) @ W + params[k * n:]
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    P[np.arange(m), y] -= 1
+    return grad[:k * n].reshape(k, n), X.astype(np.float64).T @ P / m
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 3, 7, 10, 16, 17, 31, 32])
+@pytest.mark.parametrize("k", [1, 7, 128, 129, 300])
+def test_narrow_gradient_matches_numpy(dtype, n, k):
+    """The gradient kernel over every remainder: classes in sixes, feature
+    panels of two vectors and the padded last one, blocks of 128 features,
+    one chunk and several."""
+    with gradient_cols(32):
+        for m, capacity in ((5, 5), (37, 37), (37, 16)):
+            got, expected = softmax_gradient(k, n, m, dtype, capacity, seed=k)
+            np.testing.assert_allclose(got, expected, rtol=RTOL[dtype] * 10,
+                                       atol=RTOL[dtype] * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_gradient_agrees_with_blas(dtype):
+    for k, n, m, capacity in ((784, 10, 300, 127), (64, 3, 50, 16),
+                              (20, 32, 9, 9)):
+        with gradient_cols(32):
+            kernel, expected = softmax_gradient(k, n, m, dtype, capacity)
+        with gradient_cols(0):
+            blas, _ = softmax_gradient(k, n, m, dtype, capacity)
+        np.testing.assert_allclose(kernel, blas, rtol=RTOL[dtype] * 10,
+                                   atol=RTOL[dtype] * 10)
+        np.testing.assert_allclose(kernel, expected, rtol=RTOL[dtype] * 10,
+                                   atol=RTOL[dtype] * 10)
+
+
+def test_gradient_setting_is_checked():
+    before = _network.narrow_gradient_cols()
+    with pytest.raises(ValueError, match="column limits must be in"):
+        _network.narrow_gradient_cols(float32=-1)
+    # A refused call changes no limit, not even the valid one before it.
+    with pytest.raises(ValueError, match="column limits must be in"):
+        _network.narrow_gradient_cols(float32=0, float64=2**21)
+    assert _network.narrow_gradient_cols() == before
