@@ -346,29 +346,17 @@ MCNN_GEMM_ENTRIES(double)
 
 #else  /* no AVX2 build: BLAS does every product */
 
-static inline int mcnn_gemm_rows_float(
-    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* A, ptrdiff_t lda,
-    const float* B, ptrdiff_t ldb, int add, float* C, ptrdiff_t ldc) {
-    return 0;
-}
+#define MCNN_NO_KERNEL(NAME, T)                                               \
+    static inline int NAME(                                                   \
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
+        const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
+        return 0;                                                             \
+    }
 
-static inline int mcnn_gemm_rows_double(
-    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* A, ptrdiff_t lda,
-    const double* B, ptrdiff_t ldb, int add, double* C, ptrdiff_t ldc) {
-    return 0;
-}
-
-static inline int mcnn_gemm_tn_float(
-    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const float* A, ptrdiff_t lda,
-    const float* B, ptrdiff_t ldb, int add, float* C, ptrdiff_t ldc) {
-    return 0;
-}
-
-static inline int mcnn_gemm_tn_double(
-    ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const double* A, ptrdiff_t lda,
-    const double* B, ptrdiff_t ldb, int add, double* C, ptrdiff_t ldc) {
-    return 0;
-}
+MCNN_NO_KERNEL(mcnn_gemm_rows_float, float)
+MCNN_NO_KERNEL(mcnn_gemm_rows_double, double)
+MCNN_NO_KERNEL(mcnn_gemm_tn_float, float)
+MCNN_NO_KERNEL(mcnn_gemm_tn_double, double)
 
 #endif
 #endif

@@ -29,26 +29,25 @@ RTOL = {np.float32: 2e-5, np.float64: 1e-12}
 
 
 @contextlib.contextmanager
+def kernel_setting(setter, value):
+    """``setter`` (``small_gemm_rows`` or ``narrow_gradient_cols``) set to
+    ``value`` for both dtypes, restored afterwards."""
+    previous = setter(float32=value, float64=value)
+    try:
+        yield
+    finally:
+        setter(**previous)
+
+
 def row_limits(wide, narrow, dot_depth=0):
-    """The forward kernels' limits set to ``(wide, narrow, dot_depth)`` for
-    both dtypes (all 0: BLAS for every product), restored afterwards."""
-    limits = (wide, narrow, dot_depth)
-    previous = _network.small_gemm_rows(float32=limits, float64=limits)
-    try:
-        yield
-    finally:
-        _network.small_gemm_rows(**previous)
+    """The forward kernels' limits ``(wide, narrow, dot_depth)`` (all 0:
+    BLAS for every product)."""
+    return kernel_setting(_network.small_gemm_rows, (wide, narrow, dot_depth))
 
 
-@contextlib.contextmanager
 def gradient_cols(cols):
-    """The gradient kernel's column limit set to ``cols`` for both dtypes
-    (0: BLAS for every gradient), restored afterwards."""
-    previous = _network.narrow_gradient_cols(float32=cols, float64=cols)
-    try:
-        yield
-    finally:
-        _network.narrow_gradient_cols(**previous)
+    """The gradient kernel's column limit (0: BLAS for every gradient)."""
+    return kernel_setting(_network.narrow_gradient_cols, cols)
 
 
 @contextlib.contextmanager
