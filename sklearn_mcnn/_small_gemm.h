@@ -1,23 +1,29 @@
-/* A matrix product for few rows, C (m × n) := A (m × k) · B (k × n) + beta C,
- * all row-major, beta 0 or 1: the forward pass of a small batch.
+/* The kernels' own matrix products, all row-major, for the shapes BLAS does
+ * badly: the forward product of a few rows, C (m × n) := A (m × k) · B
+ * (k × n) + beta C (beta 0 or 1), and a narrow layer's products (fewer than
+ * MCNN_WIDE_LAYER outputs): its forward product of many rows and its weight
+ * gradient C := Aᵀ B (+ C).
  *
- * Why not BLAS: OpenBLAS multiplies by first copying ("packing") all of B,
- * which for a few rows costs more than the product itself.  With SciPy's
- * OpenBLAS 0.3.30 (Haswell kernels, AMD EPYC) a 10 × 784 by 784 × 256
- * float32 product took 238 µs, most of it in the packing of B
- * (sgemm_itcopy), where NumPy's OpenBLAS 0.3.31 took 128 µs.  This kernel
- * reads B where it lies.
+ * Why not BLAS: OpenBLAS multiplies by first copying ("packing") its
+ * operands, which for a few rows, or a thin B, costs as much as the product
+ * itself.  With SciPy's OpenBLAS 0.3.30 (Haswell kernels, AMD EPYC) a
+ * 10 × 784 by 784 × 256 float32 product took 238 µs, most of it in the
+ * packing of B (sgemm_itcopy), where NumPy's OpenBLAS 0.3.31 took 128 µs;
+ * in a full-batch pass of a 10-class softmax model, packing X took half of
+ * the two products' time.  These kernels read their operands where they lie.
  *
- * The kernel: panels of 2 vectors of columns of C (16 floats, 8 doubles), in
- * groups of up to 6 rows whose 12 accumulators stay in AVX registers while k
- * runs; the panel of B (k × 64 bytes) stays in L2 between the row groups.
- * Each entry of C is the same sum in the same order (k ascending, fused
+ * The panels: 2 vectors of columns of C (16 floats, 8 doubles), in groups
+ * of up to 6 rows whose 12 accumulators stay in AVX registers while k runs;
+ * the panel of B (k × 64 bytes) stays in L2 between the row groups.  Each
+ * entry of C is the same sum in the same order (k ascending, fused
  * multiply-adds) whatever its row group or panel, so the result does not
- * depend on how callers split the columns among threads.  The last, narrower
- * panel works on zero-padded copies of its columns of B and C.
+ * depend on how callers split the columns among threads.  The last,
+ * narrower panel works on zero-padded copies of its columns of B and C.
+ * A narrow layer's gradient runs on the same panels as Cᵀ = Bᵀ A; its
+ * forward product of many rows as dot products (MCNN_DOT_PANEL).
  *
- * x86-64 with AVX2 and FMA only, chosen at run time: elsewhere
- * mcnn_gemm_rows_<T> returns 0 and the caller uses BLAS.
+ * x86-64 with AVX2 and FMA only, chosen at run time: elsewhere the entry
+ * points return 0 and the caller uses BLAS.
  */
 #ifndef MCNN_SMALL_GEMM_H
 #define MCNN_SMALL_GEMM_H
@@ -177,13 +183,15 @@ enum { MCNN_TAIL_K = 128, MCNN_TAIL_M = 48 };
 
 /* Narrow layers (fewer than MCNN_WIDE_LAYER outputs: a softmax model's
  * classes) would leave most lanes of a panel of C padding.  Their forward
- * product is a set of dot products instead, vectors along k: each entry
- * z_ic = Σ_k a_ik w_kc from rows of A and of Wᵀ (a transposed copy of a
- * block of MCNN_DOT_BLOCK rows of W), R <= 2 rows by CC <= 5 columns of C
- * per panel, 10 accumulators; each lane sums k ascending, then the lanes
- * are added in order, then the block's last k % LANES products, then the
- * sum is added to C.  The same sequence for every entry whatever its panel:
- * results do not depend on how callers split the rows. */
+ * product of many rows is a set of dot products instead, vectors along k:
+ * each entry z_ic = Σ_k a_ik w_kc from a row of A and a row of Wᵀ (a
+ * transposed copy of W, on the stack up to MCNN_DOT_STACK numbers, else on
+ * the heap), R <= 3 rows by CC <= 4 columns of C per panel, 12
+ * accumulators, the next rows of A prefetched (in a full-batch pass they
+ * come from memory).  Each lane sums k ascending, then the lanes are added
+ * in order, then the last k % LANES products, then the sum is added to C:
+ * the same sequence for every entry whatever its panel, so results do not
+ * depend on how callers split the rows or the columns. */
 enum { MCNN_DOT_STACK = 4096 };
 
 #define MCNN_DOT_PANEL(NAME, T, V, LANES, LOAD, FMA, ZERO, STORE, SFMA)      \
@@ -204,7 +212,7 @@ enum { MCNN_DOT_STACK = 4096 };
                 _mm_prefetch((const char*) (P + r * lds + kk), _MM_HINT_T0);  \
             }                                                                 \
             for (c = 0; c < CC; c++) {                                        \
-                V w = LOAD(Wt + c * ldw + kk);                     \
+                V w = LOAD(Wt + c * ldw + kk);                                \
                 for (r = 0; r < R; r++)                                       \
                     acc[r][c] = FMA(a[r], w, acc[r][c]);                      \
             }                                                                 \
@@ -217,8 +225,7 @@ enum { MCNN_DOT_STACK = 4096 };
                 for (l = 1; l < LANES; l++)                                   \
                     sum += lanes[l];                                          \
                 for (kk = kv; kk < kb; kk++)                                  \
-                    sum = SFMA(A[r * lda + kk], Wt[c * ldw + kk],  \
-                               sum);                                          \
+                    sum = SFMA(A[r * lda + kk], Wt[c * ldw + kk], sum);       \
                 C[r * ldc + c] += sum;                                        \
             }                                                                 \
     }
