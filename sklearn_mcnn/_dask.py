@@ -509,9 +509,9 @@ class DaskObjective:
     data : ClusterData
     net : Network
         The architecture trained (its sizes, options and label smoothing are
-        sent to the workers, which lay out their own copies): for two classes
-        without hidden layers, the one logistic output
-        (:class:`~sklearn_mcnn._engine.OneOutput`).
+        sent to the workers, which lay out their own copies): for two classes,
+        the one logistic output (:class:`~sklearn_mcnn._engine.OneOutput`),
+        whose output layer's penalty is scaled here.
     params : ndarray
         The parameter vector, written by :meth:`__call__` (its dtype is the
         one the workers compute in).
@@ -525,8 +525,16 @@ class DaskObjective:
                    "batch_norm": net.batch_norm, "dropout": net.dropout,
                    "negative_slope": net.negative_slope}
         self.spec = (tuple(net.sizes), options, float(net.label_smoothing))
-        self.weights = np.concatenate(
-            [np.arange(w.start, w.stop) for w, _, _ in net.layer_slices()])
+        # The weights by penalty: the output layer's scaled by the network's
+        # output_penalty (one logistic output for two rows: 1/2).
+        slices = [w for w, _, _ in net.layer_slices()]
+        groups = [(slices, self.alpha)]
+        if net.output_penalty != 1:
+            groups = [(slices[:-1], self.alpha),
+                      (slices[-1:], self.alpha * net.output_penalty)]
+        self.penalties = [
+            (np.concatenate([np.arange(w.start, w.stop) for w in group]), a)
+            for group, a in groups if group]
 
     def column_sums(self):
         """The rows' weighted column sums (summed in block order)."""
@@ -546,9 +554,11 @@ class DaskObjective:
             grad += block_grad
         total = self.data.total_weight
         loss, grad = loss / total, grad / total
-        weights = params[self.weights].astype(np.float64)
-        grad[self.weights] += self.alpha * weights
-        return loss + 0.5 * self.alpha * dot(weights, weights), grad
+        for index, a in self.penalties:
+            weights = params[index].astype(np.float64)
+            grad[index] += a * weights
+            loss += 0.5 * a * dot(weights, weights)
+        return loss, grad
 
 
 # --------------------------------------------------------------------------

@@ -11,7 +11,7 @@ through this module:
 - :class:`FullBatchObjective`: the full-batch objective and gradient that
   L-BFGS and the gradient check evaluate, its chunks shared by threads
   that a tuner chooses by the clock;
-- :class:`OneOutput`: a two-class softmax model as the one logistic output
+- :class:`OneOutput`: a two-class softmax network as the one logistic output
   that L-BFGS trains in its place (half the parameters and work);
 - :class:`StandardizedCoordinates`: the coordinates L-BFGS moves in, those
   of the first layer's weights for standardized inputs (same model, same
@@ -186,55 +186,81 @@ class FullBatchObjective:
 
 
 class OneOutput:
-    """A two-class softmax model as one logistic output: what L-BFGS trains.
+    """A two-class softmax network as one logistic output: what L-BFGS trains.
 
-    Two softmax rows ``(w_0, b_0)``, ``(w_1, b_1)`` give the probabilities
-    of the logistic model of ``v = w_1 − w_0``, ``c = b_1 − b_0``, so the
-    data term depends on ``v`` and ``c`` only; and among the rows with a
+    Two softmax rows ``(w_0, b_0)``, ``(w_1, b_1)`` of the output layer give
+    the probabilities of the logistic output of ``v = w_1 − w_0``, ``c =
+    b_1 − b_0``, so the data term depends on ``v`` and ``c`` only (and on
+    the hidden layers, which both rows read); and among the rows with a
     given difference ``v``, the penalty ``(α/2)(‖w_0‖² + ‖w_1‖²)`` is least
     at ``w_0 = −v/2``, ``w_1 = v/2`` (``‖w_0‖² + ‖w_1‖² = ‖v‖²/2 +
-    ‖w_0 + w_1‖²/2``), where it is ``(α/4)‖v‖²``.  The two-class objective
-    ``F(W, b)`` therefore has its optimum at ``(−v*/2, v*/2)``, where ``v*``
-    minimises ``G(v, c) = mean ℓ(v·x + c) + (α'/2)‖v‖²`` with ``α' = α/2``
-    and ℓ the binary log loss (``_loss.pxd``, ``binary_log_loss``), and
-    ``F(−v/2, v/2) = G(v)`` everywhere: the same objective values, the same
-    gradient entries (``∂F/∂w_1 = ∂G/∂v`` there), half the parameters and
-    half the products of a pass.  Intercepts are not penalised; they map
-    as ``±c/2``, which leaves the probabilities as they are.
+    ‖w_0 + w_1‖²/2``), where it is ``(α/4)‖v‖²``.  So with the output
+    layer's penalty halved (``output_penalty = 1/2``: ``(α'/2)‖v‖²``, ``α'
+    = α/2``) and ℓ the binary log loss (``_loss.pxd``,
+    ``binary_log_loss``), the network ``G`` of one output has ``F(θ, −v/2,
+    v/2) = G(θ, v)`` everywhere, θ the hidden layers: the same objective
+    values, the same gradient entries (``∂F/∂w_1 = ∂G/∂v``, ``∂F/∂θ =
+    ∂G/∂θ`` there), and every stationary point of G is one of F.  Without
+    hidden layers (the softmax model) F is convex and the optimum is the
+    same; the output layer has half the parameters and the pass half its
+    products.  With hidden layers the output layer is a small part of the
+    work, and L-BFGS's path (which decides the local optimum) is G's.
+    Intercepts are not penalised; they map as ``±c/2``, which leaves the
+    probabilities as they are.  The hidden layers' parameters are copied as
+    they are.
 
     Parameters
     ----------
     net : Network
-        The two-class softmax network (no hidden layer, two outputs, log
-        loss), laid out for training (its ``label_smoothing`` is kept).
+        The two-class softmax network (two outputs, log loss), laid out for
+        training (its options and ``label_smoothing`` are kept).
     """
 
     def __init__(self, net):
-        n_features, n_outputs = net.sizes
-        if net.n_layers != 1 or n_outputs != 2 or net.loss_name != "log_loss":
+        if net.sizes[-1] != 2 or net.loss_name != "log_loss":
             raise ValueError("OneOutput needs a two-class softmax network")
-        self.n_features = n_features
-        self.slices = net.layer_slices()[0][:2]
-        self.net = _network.Network((n_features, 1), loss="binary_log_loss")
+        self.n_in = net.sizes[-2]
+        self.net = _network.Network(
+            (*net.sizes[:-1], 1), activation=net.activation_name,
+            loss="binary_log_loss", batch_norm=net.batch_norm,
+            dropout=net.dropout, negative_slope=net.negative_slope)
         self.net.label_smoothing = net.label_smoothing
+        self.net.output_penalty = 0.5
+        self.hidden = [
+            (two, one)
+            for two_layer, one_layer in zip(net.layer_slices()[:-1],
+                                            self.net.layer_slices()[:-1])
+            for two, one in zip(two_layer, one_layer) if two is not None]
+        self.two_out = net.layer_slices()[-1][:2]
+        self.one_out = self.net.layer_slices()[-1][:2]
 
     def reduce(self, params):
-        """The one output's ``[v, c]`` of the two-class ``params``."""
-        w, b = self.slices
-        W = params[w].reshape(self.n_features, 2)
-        return np.r_[W[:, 1] - W[:, 0], params[b][1] - params[b][0]].astype(
-            params.dtype)
+        """The one-output network's parameters ``[θ, v, c]`` of the
+        two-class ``params``."""
+        one = np.empty(self.net.n_params, dtype=params.dtype)
+        for two_slice, one_slice in self.hidden:
+            one[one_slice] = params[two_slice]
+        w, b = self.two_out
+        W = params[w].reshape(self.n_in, 2)
+        one[self.one_out[0]] = W[:, 1] - W[:, 0]
+        one[self.one_out[1]] = params[b][1] - params[b][0]
+        return one
 
     def expand(self, one, params):
-        """Write the two-class parameters ``(−v/2, v/2)``, ``(−c/2, c/2)`` of
-        the one output's ``one = [v, c]`` into ``params`` (exact: halving
-        is exact in binary floating point, and `reduce` gives ``one`` back)."""
-        w, b = self.slices
-        half = np.asarray(one, dtype=params.dtype) / 2
-        W = params[w].reshape(self.n_features, 2)
-        W[:, 0] = -half[:-1]
-        W[:, 1] = half[:-1]
-        params[b] = (-half[-1], half[-1])
+        """Write the two-class parameters ``θ``, ``(−v/2, v/2)``, ``(−c/2,
+        c/2)`` of the one-output network's ``one = [θ, v, c]`` into
+        ``params`` (exact: halving is exact in binary floating point, and
+        `reduce` gives ``one`` back)."""
+        one = np.asarray(one, dtype=params.dtype)
+        for two_slice, one_slice in self.hidden:
+            params[two_slice] = one[one_slice]
+        w, b = self.two_out
+        half_v = one[self.one_out[0]] / 2
+        half_c = one[self.one_out[1]][0] / 2
+        W = params[w].reshape(self.n_in, 2)
+        W[:, 0] = -half_v
+        W[:, 1] = half_v
+        params[b] = (-half_c, half_c)
 
 
 class StandardizedCoordinates:

@@ -160,6 +160,10 @@ cdef class Network:
     label_smoothing : float
         ε of the training targets ``(1 − ε) onehot + ε / K`` (0: one-hot).
         Set on a network laid out for training; inference does not read it.
+    output_penalty : float
+        The output layer's share of the L2 penalty in :func:`loss_grad` (1;
+        1/2 for the one logistic output that stands for two softmax rows,
+        :class:`~sklearn_mcnn._engine.OneOutput`).
     """
 
     cdef readonly int n_layers
@@ -172,7 +176,7 @@ cdef class Network:
     cdef readonly str loss_name
     cdef readonly bint batch_norm
     cdef readonly double dropout
-    cdef public double bn_eps, bn_momentum, label_smoothing
+    cdef public double bn_eps, bn_momentum, label_smoothing, output_penalty
     cdef readonly double negative_slope
     cdef readonly int step_threads
     cdef readonly bint gather
@@ -212,6 +216,7 @@ cdef class Network:
         self.bn_eps = 1e-5
         self.bn_momentum = 0.1
         self.label_smoothing = 0.0
+        self.output_penalty = 1.0
         self.negative_slope = negative_slope
         self._sizes = np.asarray(self.sizes, dtype=np.intp)
         self._weight_off = np.zeros(L, dtype=np.intp)
@@ -1073,9 +1078,11 @@ cdef void loss_grad_slot(const Pass* shared, floating* ws, floating* grad,
 
 cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
                        double* slot_loss, bint* slot_finite, Py_ssize_t n_slots,
-                       double alpha, int n_threads) noexcept nogil:
+                       double alpha, double output_alpha,
+                       int n_threads) noexcept nogil:
     """`loss_grad` without the GIL; ``ws`` and ``slot_grad`` hold one
-    scratch buffer and one gradient per slot."""
+    scratch buffer and one gradient per slot; the output layer's weights
+    take the penalty ``output_alpha``, the others ``alpha``."""
     # The parameter vector ends with the output layer's intercepts, and the
     # scratch layout with the batch weights.
     cdef int L = p.net.n_layers
@@ -1083,7 +1090,7 @@ cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
     cdef Py_ssize_t ws_size = p.net.batch_weight_off + p.net.capacity
     cdef floating* grad = <floating*> p.grad
     cdef const floating* params = <const floating*> p.params
-    cdef double total = 0, loss_sum = 0, penalty = 0, wi
+    cdef double total = 0, loss_sum = 0, penalty = 0, output_penalty = 0, wi
     for i in range(p.rows.n):
         total += p.sw[i]
     if total > 0:
@@ -1098,11 +1105,18 @@ cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
         for i in range(P):
             grad[i] += slot_grad[slot * P + i]
     for l in range(p.net.n_layers):
+        if l == L - 1 and output_alpha != alpha:
+            for i in range(p.net.weight_off[l], p.net.bias_off[l]):
+                wi = params[i]
+                output_penalty += wi * wi
+                grad[i] += <floating> (output_alpha * wi)
+            continue
         for i in range(p.net.weight_off[l], p.net.bias_off[l]):
             wi = params[i]
             penalty += wi * wi
             grad[i] += <floating> (alpha * wi)
-    return (loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+    return ((loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
+            + 0.5 * output_alpha * output_penalty)
 
 
 def loss_grad(Network net, Dataset data, params, grad, running, double alpha,
@@ -1118,8 +1132,10 @@ def loss_grad(Network net, Dataset data, params, grad, running, double alpha,
     Returns
     -------
     loss : float
-        ``(1 / Σ s) Σ s_i ℓ_i + (alpha / 2) Σ ‖W_l‖²``.
+        ``(1 / Σ s) Σ s_i ℓ_i + (alpha / 2) Σ ‖W_l‖²``, the output layer's
+        term scaled by ``net.output_penalty``.
     """
+    cdef double output_alpha = alpha * net.output_penalty
     cdef Layout lay = net.layout()
     cdef Pass p = new_pass(&lay, data)
     cdef Py_ssize_t n = data.n_rows, P = net.n_params
@@ -1148,11 +1164,11 @@ def loss_grad(Network net, Dataset data, params, grad, running, double alpha,
         if size == 4:
             value = full_batch[float](&p, <float*> ws_p, <float*> sg_p,
                                       &slot_loss[0], <bint*> &slot_finite[0],
-                                      n_slots, alpha, n_threads)
+                                      n_slots, alpha, output_alpha, n_threads)
         else:
             value = full_batch[double](&p, <double*> ws_p, <double*> sg_p,
                                        &slot_loss[0], <bint*> &slot_finite[0],
-                                       n_slots, alpha, n_threads)
+                                       n_slots, alpha, output_alpha, n_threads)
     return value
 
 

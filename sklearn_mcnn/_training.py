@@ -159,24 +159,25 @@ class TrainingMixin:
         """What L-BFGS minimises: ``(network, parameter vector, alpha,
         expand)``.
 
-        A two-class softmax model (no hidden layer, log loss) is trained as
-        one logistic output (:class:`~sklearn_mcnn._engine.OneOutput`): the
-        vector ``[v, c]`` of the difference of the two rows, the penalty
-        ``alpha / 2``, and ``expand(one, params)`` to write the two rows
-        ``±v/2``, ``±c/2`` back.  Same optimum, same objective values and
-        gradient entries, half the parameters and work per pass.  Only
-        L-BFGS: it carries no state from one fit to the next, so mapping the
-        parameters in and out is the whole change; the stochastic solvers'
-        per-parameter state (momentum, moments, ``partial_fit`` between
-        calls) stays in the two-row form they have always had.  Otherwise:
-        the model's own network, a view of ``_params`` and ``alpha``, and
-        ``expand`` None.
+        A two-class softmax network (log loss) is trained as one logistic
+        output (:class:`~sklearn_mcnn._engine.OneOutput`): the vector ``[θ,
+        v, c]`` of the hidden layers and of the difference of the two rows,
+        the output layer's penalty halved (the network's
+        ``output_penalty``), and ``expand(one, params)`` to write the two
+        rows ``±v/2``, ``±c/2`` back.  Same objective values and gradient
+        entries, and for the softmax model the same optimum with half the
+        parameters and work per pass.  Only L-BFGS: it carries no state
+        from one fit to the next, so mapping the parameters in and out is
+        the whole change; the stochastic solvers' per-parameter state
+        (momentum, moments, ``partial_fit`` between calls) stays in the
+        two-row form they have always had.  Otherwise: the model's own
+        network, a view of ``_params`` and ``alpha``, and ``expand`` None.
         """
         net = self._training_network()
-        if (self.solver == "lbfgs" and net.n_layers == 1
-                and net.sizes[-1] == 2 and net.loss_name == "log_loss"):
+        if (self.solver == "lbfgs" and net.sizes[-1] == 2
+                and net.loss_name == "log_loss"):
             one = OneOutput(net)
-            return one.net, one.reduce(self._params), self.alpha / 2, one.expand
+            return one.net, one.reduce(self._params), self.alpha, one.expand
         return net, self._params, self.alpha, None
 
     def _fit_lbfgs(self, make_objective, n_samples, callbacks):
@@ -194,8 +195,10 @@ class TrainingMixin:
         objective = make_objective(net, params, alpha)
         # Standardized coordinates for the convex models only (their docstring
         # has the measurements).
+        # (their first layer is the output layer: its own penalty)
         coords = StandardizedCoordinates(
-            net, objective.column_sums() if net.n_layers == 1 else None, alpha)
+            net, objective.column_sums() if net.n_layers == 1 else None,
+            alpha * net.output_penalty)
         self.loss_curve_ = []
 
         def set_params(x):

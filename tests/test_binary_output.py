@@ -3,6 +3,9 @@
 L-BFGS fits a two-class ``SoftmaxClassifier`` as the single weight vector
 ``v = w_1 − w_0`` with the penalty ``alpha / 2`` and exposes the two rows
 ``±v/2``: the same optimum as the two-row softmax, half the parameters.
+Two-class networks with hidden layers train the same way: one output unit
+on the same hidden layers, whose stationary points are the two-row
+network's.
 """
 
 import warnings
@@ -33,6 +36,13 @@ class TwoRowSoftmax(SoftmaxClassifier):
         return self._training_network(), self._params, self.alpha, None
 
 
+class TwoRowMLP(MLPBackpropClassifier):
+    """A network trained on its two softmax rows, as before the change."""
+
+    def _full_batch_problem(self):
+        return self._training_network(), self._params, self.alpha, None
+
+
 @pytest.fixture(scope="module")
 def binary():
     X, y = make_classification(n_samples=400, n_features=12, n_informative=6,
@@ -57,10 +67,17 @@ def test_lbfgs_trains_one_vector_for_two_classes(binary):
     net, params, alpha, expand = clf._full_batch_problem()
     assert net.sizes == (X.shape[1], 1) and net.loss_name == "binary_log_loss"
     assert params.size == X.shape[1] + 1
-    assert alpha == clf.alpha / 2 and expand is not None
-    # Stochastic solvers and hidden layers keep the two-row problem.
+    # alpha as it is, the output layer's share halved
+    assert alpha == clf.alpha and net.output_penalty == 0.5
+    assert expand is not None
+    mlp = MLPBackpropClassifier((3,), solver="lbfgs")
+    mlp._initialize((X.shape[1], 3, 2), X.dtype, np.random.RandomState(0))
+    net, params, alpha, expand = mlp._full_batch_problem()
+    assert net.sizes == (X.shape[1], 3, 1) and net.output_penalty == 0.5
+    assert params.size == X.shape[1] * 3 + 3 + 3 + 1 and expand is not None
+    # Stochastic solvers and more classes keep the two-row problem.
     for est, sizes in [(SoftmaxClassifier(solver="adam"), (X.shape[1], 2)),
-                       (MLPBackpropClassifier((3,), solver="lbfgs"),
+                       (MLPBackpropClassifier((3,), solver="adam"),
                         (X.shape[1], 3, 2)),
                        (SoftmaxClassifier(), (X.shape[1], 3))]:
         est._initialize(sizes, X.dtype, np.random.RandomState(0))
@@ -257,3 +274,75 @@ def test_one_vs_one_sub_problems_train_one_vector():
     clf = OneVsOneClassifier(random_state=0).fit(X, y)
     for sub in clf.estimators_:
         assert_array_equal(sub.coef_[0], -sub.coef_[1])
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_hidden_layers_one_output_objective_is_the_two_row_objective(
+        binary, batch_norm):
+    """With hidden layers θ: G(θ, v, c) = F(θ, −v/2, v/2, −c/2, c/2), and
+    the gradients agree there (∂G/∂θ = ∂F/∂θ, ∂G/∂v = ∂F/∂w_1 = −∂F/∂w_0):
+    the output layer's penalty alpha/2 · ‖W‖² = alpha/4 · ‖v‖²."""
+    X, y = binary
+    kw = dict(hidden_layer_sizes=(4, 3), alpha=0.3, solver="lbfgs",
+              batch_norm=batch_norm, activation="tanh", random_state=0)
+    one = MLPBackpropClassifier(**kw)._training_objective(X, y)
+    rows = TwoRowMLP(**kw)._training_objective(X, y)
+    assert one.net.sizes == (X.shape[1], 4, 3, 1)
+    assert rows.net.sizes == (X.shape[1], 4, 3, 2)
+    mapping = OneOutput(rows.net)
+    u = np.random.RandomState(1).normal(size=one.params.size)
+    params = rows.params.copy()
+    mapping.expand(u, params)
+    assert_array_equal(mapping.reduce(params), u)
+    g_one, g_rows = np.empty_like(u), np.empty_like(params)
+    assert_allclose(one.evaluate(u, g_one), rows.evaluate(params, g_rows),
+                    rtol=1e-12)
+    # hidden layers: the same entries; the output layer: ±v's
+    for two_slice, one_slice in mapping.hidden:
+        assert_allclose(g_one[one_slice], g_rows[two_slice], rtol=1e-10,
+                        atol=1e-14)
+    w, b = mapping.two_out
+    W_grad = g_rows[w].reshape(-1, 2)
+    assert_allclose(g_one[mapping.one_out[0]], W_grad[:, 1], rtol=1e-10,
+                    atol=1e-14)
+    assert_allclose(g_one[mapping.one_out[0]], -W_grad[:, 0], rtol=1e-10,
+                    atol=1e-14)
+    assert_allclose(g_one[mapping.one_out[1]], g_rows[b][1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_hidden_layers_fit_is_stationary_for_the_two_row_objective(
+        binary, sparse):
+    """The fitted network's rows are opposite, and it is a stationary point
+    of the two-row objective to the solver's tolerance: L-BFGS on the two
+    rows (as before) would stop there at once.  A smooth activation: with
+    ReLU's kinks L-BFGS ends where F stops decreasing, its gradient not
+    small (both forms alike)."""
+    X, y = binary
+    X = sp.csr_matrix(np.where(np.abs(X) > 0.5, X, 0)) if sparse else X
+    kw = dict(hidden_layer_sizes=(6,), alpha=1e-2, solver="lbfgs", tol=1e-7,
+              max_iter=3000, random_state=0, activation="tanh")
+    ours = MLPBackpropClassifier(**kw).fit(X, y)
+    assert ours.n_iter_ < 3000
+    assert [c.shape for c in ours.coefs_] == [(X.shape[1], 6), (6, 2)]
+    assert_array_equal(ours.coefs_[-1][:, 0], -ours.coefs_[-1][:, 1])
+    assert_array_equal(ours.intercepts_[-1][0], -ours.intercepts_[-1][1])
+    d = ours.decision_function(X)
+    assert d.shape == (X.shape[0],)
+    assert_allclose(ours.predict_proba(X)[:, 1], expit(d), rtol=1e-10,
+                    atol=1e-15)
+    rows = TwoRowMLP(**kw)
+    rows.fit(X, y)          # for its attributes; the objective is evaluated
+    rows._params = ours._params.copy()       # at our fitted parameters
+    two = rows._training_objective(X, y)
+    grad = np.empty_like(two.params)
+    loss = two.evaluate(two.params, grad)
+    assert np.abs(grad).max() <= 10 * kw["tol"]
+    assert_allclose(loss, ours.loss_, rtol=1e-10)
+    # and the two-row solver started there stops at once
+    today = TwoRowMLP(**kw, warm_start=True)
+    today.fit(X, y)
+    today._params[:] = ours._params
+    today.fit(X, y)
+    assert today.n_iter_ <= 1
+    assert_allclose(today.predict_proba(X), ours.predict_proba(X), atol=1e-6)
