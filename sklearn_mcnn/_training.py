@@ -51,9 +51,9 @@ CHANCE_MARGIN = 1.1
 #: and parameter (60,000 × 784, 10 classes, 2 threads): one pair per 600 rows
 #: keeps the solver within about 5% of the evaluations' time.  On the
 #: benchmarks' digits (60,000 rows, ``alpha = 1/n``) the objective
-#: LogisticRegression reaches at its default tolerance took 133 iterations
+#: LogisticRegression reaches at its default tolerance took 134 iterations
 #: with scipy's default of 10 pairs, 111 with 30, 103 with 50 and 90 with
-#: 100 (``benchmarks/bench_softmax.py``).
+#: 100 (``benchmarks/bench_lbfgs_memory.py``).
 LBFGS_ROWS_PER_PAIR = 600
 LBFGS_MEMORY = (10, 100)
 
