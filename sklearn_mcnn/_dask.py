@@ -525,13 +525,12 @@ class DaskObjective:
                    "batch_norm": net.batch_norm, "dropout": net.dropout,
                    "negative_slope": net.negative_slope}
         self.spec = (tuple(net.sizes), options, float(net.label_smoothing))
-        # The weights by penalty: the output layer's scaled by the network's
+        # The weights by penalty, as the kernel's loss_grad: the hidden
+        # layers' alpha, the output layer's scaled by the network's
         # output_penalty (one logistic output for two rows: 1/2).
         slices = [w for w, _, _ in net.layer_slices()]
-        groups = [(slices, self.alpha)]
-        if net.output_penalty != 1:
-            groups = [(slices[:-1], self.alpha),
-                      (slices[-1:], self.alpha * net.output_penalty)]
+        groups = [(slices[:-1], self.alpha),
+                  (slices[-1:], self.alpha * net.output_penalty)]
         self.penalties = [
             (np.concatenate([np.arange(w.start, w.stop) for w in group]), a)
             for group, a in groups if group]

@@ -1076,6 +1076,20 @@ cdef void loss_grad_slot(const Pass* shared, floating* ws, floating* grad,
         start += n_slots * p.net.capacity
 
 
+cdef inline double add_penalty(const floating* params, floating* grad,
+                               Py_ssize_t start, Py_ssize_t stop,
+                               double alpha) noexcept nogil:
+    """``Σ w²`` of the weights ``params[start:stop]``, whose penalty's
+    gradient ``alpha w`` it adds to ``grad``."""
+    cdef Py_ssize_t i
+    cdef double wi, total = 0
+    for i in range(start, stop):
+        wi = params[i]
+        total += wi * wi
+        grad[i] += <floating> (alpha * wi)
+    return total
+
+
 cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
                        double* slot_loss, bint* slot_finite, Py_ssize_t n_slots,
                        double alpha, double output_alpha,
@@ -1090,7 +1104,7 @@ cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
     cdef Py_ssize_t ws_size = p.net.batch_weight_off + p.net.capacity
     cdef floating* grad = <floating*> p.grad
     cdef const floating* params = <const floating*> p.params
-    cdef double total = 0, loss_sum = 0, penalty = 0, output_penalty = 0, wi
+    cdef double total = 0, loss_sum = 0, penalty = 0, output_penalty
     for i in range(p.rows.n):
         total += p.sw[i]
     if total > 0:
@@ -1104,17 +1118,11 @@ cdef double full_batch(const Pass* p, floating* ws, floating* slot_grad,
         loss_sum += slot_loss[slot]
         for i in range(P):
             grad[i] += slot_grad[slot * P + i]
-    for l in range(p.net.n_layers):
-        if l == L - 1 and output_alpha != alpha:
-            for i in range(p.net.weight_off[l], p.net.bias_off[l]):
-                wi = params[i]
-                output_penalty += wi * wi
-                grad[i] += <floating> (output_alpha * wi)
-            continue
-        for i in range(p.net.weight_off[l], p.net.bias_off[l]):
-            wi = params[i]
-            penalty += wi * wi
-            grad[i] += <floating> (alpha * wi)
+    for l in range(L - 1):
+        penalty += add_penalty(params, grad, p.net.weight_off[l],
+                               p.net.bias_off[l], alpha)
+    output_penalty = add_penalty(params, grad, p.net.weight_off[L - 1],
+                                 p.net.bias_off[L - 1], output_alpha)
     return ((loss_sum / total if total > 0 else 0.0) + 0.5 * alpha * penalty
             + 0.5 * output_alpha * output_penalty)
 
@@ -1266,6 +1274,22 @@ def forward(Network net, Dataset data, params, running, out,
     return undefined
 
 
+def _per_dtype_setting(float32, float64, valid, message, get, put):
+    """The kernels' per-dtype settings: ``get(i)`` for dtype i (float32,
+    float64) as a dict of ``float32``/``float64``, and the given ones
+    ``put(i, value)``, all checked by ``valid`` before any is set."""
+    given = [float32, float64]
+    for value in given:
+        if value is not None and not valid(value):
+            raise ValueError(message.format(value))
+    previous = {}
+    for i, name in enumerate(["float32", "float64"]):
+        previous[name] = get(i)
+        if given[i] is not None:
+            put(i, given[i])
+    return previous
+
+
 def small_gemm_rows(float32=None, float64=None):
     """Which forward matrix products ``_small_gemm.h``'s kernels compute
     instead of BLAS (where the CPU has AVX2 and FMA), per dtype:
@@ -1277,23 +1301,20 @@ def small_gemm_rows(float32=None, float64=None):
     BLAS always; a pair leaves ``dot_depth`` as it is), not while kernels
     run.  Returns the previous limits as a dict of these keyword arguments.
     """
-    limits = [float32, float64]
-    for given in limits:        # all checked before any is set
-        if given is not None and not (
-                len(given) in (2, 3) and all(0 <= n <= 1 << 20 for n in given)):
-            raise ValueError("row limits must be 2 or 3 numbers in "
-                             f"[0, 2**20], got {given}")
-    previous = {}
-    for i, name in enumerate(["float32", "float64"]):
-        previous[name] = (mcnn_small_gemm_rows[i].wide,
-                          mcnn_small_gemm_rows[i].narrow,
-                          mcnn_small_gemm_rows[i].dot_depth)
-        if limits[i] is not None:
-            mcnn_small_gemm_rows[i].wide = limits[i][0]
-            mcnn_small_gemm_rows[i].narrow = limits[i][1]
-            if len(limits[i]) == 3:
-                mcnn_small_gemm_rows[i].dot_depth = limits[i][2]
-    return previous
+    def get(i):
+        return (mcnn_small_gemm_rows[i].wide, mcnn_small_gemm_rows[i].narrow,
+                mcnn_small_gemm_rows[i].dot_depth)
+
+    def put(i, limits):
+        mcnn_small_gemm_rows[i].wide = limits[0]
+        mcnn_small_gemm_rows[i].narrow = limits[1]
+        if len(limits) == 3:
+            mcnn_small_gemm_rows[i].dot_depth = limits[2]
+
+    return _per_dtype_setting(
+        float32, float64,
+        lambda v: len(v) in (2, 3) and all(0 <= n <= 1 << 20 for n in v),
+        "row limits must be 2 or 3 numbers in [0, 2**20], got {}", get, put)
 
 
 def narrow_gradient_cols(float32=None, float64=None):
@@ -1305,16 +1326,15 @@ def narrow_gradient_cols(float32=None, float64=None):
     while kernels run.  Returns the previous limits as a dict of these
     keyword arguments.
     """
-    limits = [float32, float64]
-    for given in limits:        # all checked before any is set
-        if given is not None and not 0 <= given <= 1 << 20:
-            raise ValueError(f"column limits must be in [0, 2**20], got {given}")
-    previous = {}
-    for i, name in enumerate(["float32", "float64"]):
-        previous[name] = mcnn_narrow_gradient_cols[i]
-        if limits[i] is not None:
-            mcnn_narrow_gradient_cols[i] = limits[i]
-    return previous
+    def get(i):
+        return mcnn_narrow_gradient_cols[i]
+
+    def put(i, cols):
+        mcnn_narrow_gradient_cols[i] = cols
+
+    return _per_dtype_setting(
+        float32, float64, lambda v: 0 <= v <= 1 << 20,
+        "column limits must be in [0, 2**20], got {}", get, put)
 
 
 def small_gemm_available():

@@ -50,16 +50,17 @@ typedef struct { ptrdiff_t wide, narrow, dot_depth; } mcnn_row_limits;
 static mcnn_row_limits mcnn_small_gemm_rows[2] = {{32, 32, 256},
                                                   {8, 4, 64}};
 enum { MCNN_WIDE_LAYER = 32 };
+enum mcnn_forward_kind { MCNN_BY_BLAS, MCNN_BY_PANELS, MCNN_BY_DOTS };
 
-/* 1: panels, 2: dot products, 0: BLAS. */
-static inline int mcnn_small_gemm_kind(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
-                                       size_t itemsize) {
+static inline enum mcnn_forward_kind mcnn_small_gemm_kind(
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t itemsize) {
     const mcnn_row_limits* limits = &mcnn_small_gemm_rows[itemsize == 8];
     if (n >= MCNN_WIDE_LAYER)
-        return m <= limits->wide;
+        return m <= limits->wide ? MCNN_BY_PANELS : MCNN_BY_BLAS;
     if (m <= limits->narrow)
-        return 1;
-    return limits->dot_depth > 0 && k >= limits->dot_depth ? 2 : 0;
+        return MCNN_BY_PANELS;
+    return limits->dot_depth > 0 && k >= limits->dot_depth ? MCNN_BY_DOTS
+                                                           : MCNN_BY_BLAS;
 }
 
 /* The weight gradient Aᵀ D of layers of at most this many outputs, per
@@ -310,10 +311,11 @@ enum { MCNN_DOT_STACK = 4096 };
     static inline int mcnn_gemm_rows_##T(                                     \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
-        int kind = mcnn_small_gemm_kind(m, n, k, sizeof(T));                  \
-        if (kind == 0 || !mcnn_has_avx2_fma())                                \
+        enum mcnn_forward_kind kind = mcnn_small_gemm_kind(m, n, k,           \
+                                                           sizeof(T));        \
+        if (kind == MCNN_BY_BLAS || !mcnn_has_avx2_fma())                     \
             return 0;                                                         \
-        if (kind == 2)                                                        \
+        if (kind == MCNN_BY_DOTS)                                             \
             return mcnn_gemm_dot_##T##_avx2(m, n, k, A, lda, B, ldb, add, C,  \
                                             ldc);                             \
         mcnn_gemm_nn_##T##_avx2(m, n, k, A, lda, B, ldb, add, C, ldc);        \
@@ -329,27 +331,22 @@ enum { MCNN_DOT_STACK = 4096 };
         return 1;                                                             \
     }
 
-MCNN_PANEL(mcnn_panel_float, float, __m256, 8, _mm256_loadu_ps,
-           _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_setzero_ps,
-           _mm256_storeu_ps)
-MCNN_PANELS(mcnn_panels_float, mcnn_panel_float, float)
-MCNN_GEMM_CORE(float, 8, mcnn_panels_float)
-MCNN_DOT_PANEL(mcnn_dot_panel_float, float, __m256, 8, _mm256_loadu_ps,
-               _mm256_fmadd_ps, _mm256_setzero_ps, _mm256_storeu_ps,
-               __builtin_fmaf)
-MCNN_GEMM_DOT(float, mcnn_dot_panel_float)
-MCNN_GEMM_ENTRIES(float)
+/* Every kernel of one type: PS, SS the intrinsics' suffixes (ps, ss for
+ * float; pd, sd for double), SFMA the scalar fused multiply-add. */
+#define MCNN_KERNELS(T, V, LANES, PS, SS, SFMA)                               \
+    MCNN_PANEL(mcnn_panel_##T, T, V, LANES, _mm256_loadu_##PS,                \
+               _mm256_broadcast_##SS, _mm256_fmadd_##PS, _mm256_setzero_##PS, \
+               _mm256_storeu_##PS)                                            \
+    MCNN_PANELS(mcnn_panels_##T, mcnn_panel_##T, T)                           \
+    MCNN_GEMM_CORE(T, LANES, mcnn_panels_##T)                                 \
+    MCNN_DOT_PANEL(mcnn_dot_panel_##T, T, V, LANES, _mm256_loadu_##PS,        \
+                   _mm256_fmadd_##PS, _mm256_setzero_##PS,                    \
+                   _mm256_storeu_##PS, SFMA)                                  \
+    MCNN_GEMM_DOT(T, mcnn_dot_panel_##T)                                      \
+    MCNN_GEMM_ENTRIES(T)
 
-MCNN_PANEL(mcnn_panel_double, double, __m256d, 4, _mm256_loadu_pd,
-           _mm256_broadcast_sd, _mm256_fmadd_pd, _mm256_setzero_pd,
-           _mm256_storeu_pd)
-MCNN_PANELS(mcnn_panels_double, mcnn_panel_double, double)
-MCNN_GEMM_CORE(double, 4, mcnn_panels_double)
-MCNN_DOT_PANEL(mcnn_dot_panel_double, double, __m256d, 4, _mm256_loadu_pd,
-               _mm256_fmadd_pd, _mm256_setzero_pd, _mm256_storeu_pd,
-               __builtin_fma)
-MCNN_GEMM_DOT(double, mcnn_dot_panel_double)
-MCNN_GEMM_ENTRIES(double)
+MCNN_KERNELS(float, __m256, 8, ps, ss, __builtin_fmaf)
+MCNN_KERNELS(double, __m256d, 4, pd, sd, __builtin_fma)
 
 #else  /* no AVX2 build: BLAS does every product */
 

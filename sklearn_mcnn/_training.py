@@ -194,8 +194,8 @@ class TrainingMixin:
         net, params, alpha, expand = self._full_batch_problem()
         objective = make_objective(net, params, alpha)
         # Standardized coordinates for the convex models only (their docstring
-        # has the measurements).
-        # (their first layer is the output layer: its own penalty)
+        # has the measurements); their one layer is the output layer, with
+        # its own share of the penalty.
         coords = StandardizedCoordinates(
             net, objective.column_sums() if net.n_layers == 1 else None,
             alpha * net.output_penalty)

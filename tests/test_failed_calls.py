@@ -317,10 +317,13 @@ def test_good_fit_does_not_warn_of_chance(wine):
 # =========================================================================
 
 
+@pytest.mark.parametrize("n_classes", [3, 2])
 @pytest.mark.parametrize("kernel", ["train_epoch", "loss_grad"])
-def test_interrupted_fit_restores(kernel, monkeypatch, iris):
-    """Ctrl-C in the middle of a warm-started fit: the model from before."""
+def test_interrupted_fit_restores(kernel, n_classes, monkeypatch, iris):
+    """Ctrl-C in the middle of a warm-started fit: the model from before
+    (two classes with L-BFGS: the one-output problem, mapped in and out)."""
     X, y = iris
+    X, y = X[y < n_classes], y[y < n_classes]
     solver = "adam" if kernel == "train_epoch" else "lbfgs"
     est = MLPBackpropClassifier(hidden_layer_sizes=(6,), solver=solver,
                                 max_iter=5, warm_start=True, random_state=0)
