@@ -32,6 +32,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _network
 from ._checkpoint import restore_on_failure
 from ._dask import is_dask_collection
 from ._engine import FullBatchObjective, TrainingData, predict_outputs
@@ -765,7 +766,7 @@ default=None
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and np.isfinite(values).all()
+            and _network.all_finite(values)
         )
 
     def decision_function(self, X):

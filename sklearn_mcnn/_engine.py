@@ -112,7 +112,8 @@ def predict_outputs(net, params, running, X, probabilities):
     layout = net.inference_layout(n, CHUNK_ROWS)
     n_threads = threads_for(forward_work(net.sizes, n),
                             n_tasks=-(-n // CHUNK_ROWS))
-    with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS)):
+    with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS),
+                                  params.itemsize, sp.issparse(X)):
         undefined = _network.forward(layout, as_dataset(X), params, running,
                                      out, probabilities, n_threads)
     return out, undefined

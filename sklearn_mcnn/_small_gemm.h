@@ -63,6 +63,16 @@ static inline enum mcnn_forward_kind mcnn_small_gemm_kind(
                                                            : MCNN_BY_BLAS;
 }
 
+/* Whether mcnn_gemm_rows_<T> computes the forward product itself; if not,
+ * BLAS does (as it does when the dot products find no memory for their copy
+ * of B, which this cannot foresee).  Inference asks it to know whether BLAS
+ * may start threads of its own (blas_forward_work in _network.pyx). */
+static inline int mcnn_forward_by_kernel(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
+                                         size_t itemsize) {
+    return mcnn_small_gemm_kind(m, n, k, itemsize) != MCNN_BY_BLAS
+           && mcnn_has_avx2_fma();
+}
+
 /* The weight gradient Aᵀ D of layers of at most this many outputs, per
  * dtype (float32, float64), goes to the kernel whatever the batch's rows
  * (0: BLAS always), up to MCNN_NARROW_MAX: in benchmarks/bench_small_gemm.py
@@ -311,11 +321,9 @@ enum { MCNN_DOT_STACK = 4096 };
     static inline int mcnn_gemm_rows_##T(                                     \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
-        enum mcnn_forward_kind kind = mcnn_small_gemm_kind(m, n, k,           \
-                                                           sizeof(T));        \
-        if (kind == MCNN_BY_BLAS || !mcnn_has_avx2_fma())                     \
+        if (!mcnn_forward_by_kernel(m, n, k, sizeof(T)))                      \
             return 0;                                                         \
-        if (kind == MCNN_BY_DOTS)                                             \
+        if (mcnn_small_gemm_kind(m, n, k, sizeof(T)) == MCNN_BY_DOTS)         \
             return mcnn_gemm_dot_##T##_avx2(m, n, k, A, lda, B, ldb, add, C,  \
                                             ldc);                             \
         mcnn_gemm_nn_##T##_avx2(m, n, k, A, lda, B, ldb, add, C, ldc);        \

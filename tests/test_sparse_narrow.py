@@ -14,8 +14,8 @@ import scipy.sparse as sp
 
 from sklearn_mcnn import _network
 
-WIDTHS = {np.float32: [2, 3, 7, 8, 9, 10, 15, 16, 17, 31, 32, 33, 40],
-          np.float64: [2, 3, 4, 5, 8, 9, 10, 15, 16, 17]}
+WIDTHS = {np.float32: [2, 3, 7, 8, 9, 10, 15, 16, 17, 24, 25, 31, 32, 33, 40],
+          np.float64: [2, 3, 4, 5, 8, 9, 10, 12, 13, 15, 16, 17]}
 TOL = {np.float32: 1e-5, np.float64: 1e-12}
 
 

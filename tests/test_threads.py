@@ -156,3 +156,50 @@ def test_fits_use_no_blas_thread_pool_of_numpy():
     finally:
         np.dot = real_dot
     assert calls == []
+
+
+def test_predictions_limit_blas_threads_only_where_blas_multiplies(
+        monkeypatch):
+    """A prediction changes BLAS's thread count (about 10 µs, and it wakes
+    BLAS's threads) only when a product that BLAS computes could be shared
+    among BLAS's threads: never for a softmax model on a CPU that runs the
+    kernels' own products (dense rows as dot products, CSR rows by the
+    sparse loops), always for an MLP's wide layers (the second one for CSR
+    input, whose first layer the sparse loops compute)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from sklearn_mcnn import MLPBackpropClassifier, SoftmaxClassifier, _network
+
+    entered = []
+
+    class Counted(_threads.single_threaded_blas):
+        def __enter__(self):
+            entered.append(True)
+            return super().__enter__()
+
+    monkeypatch.setattr(_threads, "single_threaded_blas", Counted)
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((300, 784)).astype(np.float32)
+    y = np.arange(300) % 10
+    softmax = SoftmaxClassifier(max_iter=3).fit(X, y)
+    mlp = MLPBackpropClassifier((256, 64), max_iter=1,
+                                random_state=0).fit(X, y)
+    for dtype in (np.float32, np.float64):
+        for rows in (X.astype(dtype), sp.csr_matrix(X.astype(dtype))):
+            entered.clear()
+            softmax.predict_proba(rows)
+            kernels_only = _network.small_gemm_available() or sp.issparse(rows)
+            assert entered == ([] if kernels_only else [True])
+            entered.clear()
+            mlp.predict_proba(rows)
+            assert entered == [True]
+    # The kernels' limits decide: with BLAS for every product, the softmax
+    # model's dense rows reach BLAS too.
+    previous = _network.small_gemm_rows(float32=(0, 0, 0))
+    try:
+        entered.clear()
+        softmax.predict_proba(X)
+        assert entered == [True]
+    finally:
+        _network.small_gemm_rows(**previous)
