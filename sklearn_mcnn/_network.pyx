@@ -84,9 +84,12 @@ cdef extern from "_small_gemm.h" nogil:
 cdef extern from "_cpu.h" nogil:
     int mcnn_has_avx2_fma()
 
-cdef extern from "_finite.h" nogil:
+cdef extern from "_input_checks.h" nogil:
     int mcnn_all_finite_float(const float* x, Py_ssize_t n)
     int mcnn_all_finite_double(const double* x, Py_ssize_t n)
+    int csr_structure_ok "mcnn_csr_structure_ok" (
+        const int* indptr, Py_ssize_t n_rows, const int* indices,
+        Py_ssize_t nnz, Py_ssize_t n_features)
 
 
 cdef extern from "_clock.h":
@@ -429,7 +432,7 @@ def all_finite(a):
     """Whether every number of the float array ``a`` is finite.
 
     For C-contiguous float32 and float64 arrays, one pass over their bits
-    (``_finite.h``) without ``np.isfinite``'s temporary array of booleans:
+    (``_input_checks.h``) without ``np.isfinite``'s temporary array of booleans:
     a tenth of ``np.isfinite(a).all()``'s time on a 100 × 784 float32 batch
     (AMD EPYC), which a prediction of plain input pays on every call.
     Anything else: ``np.isfinite(a).all()``.
@@ -448,33 +451,6 @@ def all_finite(a):
         else:
             ok = mcnn_all_finite_double(<const double*> x, n)
     return ok
-
-
-cdef bint csr_structure_ok(const int* indptr, Py_ssize_t n_rows,
-                           const int* indices, Py_ssize_t nnz,
-                           Py_ssize_t n_features) noexcept nogil:
-    """Whether ``indptr`` holds ``n_rows + 1`` non-decreasing offsets within
-    the ``nnz`` stored values and every column index they cover lies in
-    ``[0, n_features)``.  Branch-free loops (flags or-ed together), which
-    the compiler vectorises: the check of a 1000-row CSR batch at density
-    0.2 took 70% of the time of its softmax product when each test could
-    end the loop."""
-    cdef Py_ssize_t i
-    cdef int bad = 0
-    # n_features capped at 2**31, which no int32 index reaches: a negative
-    # index, as unsigned, is at least 2**31 and fails the same comparison.
-    cdef Py_ssize_t cap = <Py_ssize_t> 1 << 31
-    cdef unsigned int width = <unsigned int> (n_features if n_features < cap
-                                              else cap)
-    if indptr[0] < 0 or indptr[n_rows] > nnz:
-        return False
-    for i in range(n_rows):
-        bad |= indptr[i] > indptr[i + 1]
-    if bad:
-        return False
-    for i in range(indptr[0], indptr[n_rows]):
-        bad |= (<unsigned int> indices[i]) >= width
-    return not bad
 
 
 cdef class Dataset:

@@ -1,12 +1,13 @@
 """The kernels' element-wise helpers against closed forms: the softmax's
 vectorised exponentials (``_vector_exp.h``) against ``exp`` in long double,
-and the finiteness check of plain input (``_finite.h``) against
-``np.isfinite``, at every position of the vector loops and their tails."""
+and the checks of plain input (``_input_checks.h``: finiteness, a CSR
+matrix's structure) at every position of their vector loops and tails."""
 
 import math
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from numpy.testing import assert_allclose
 from scipy.special import softmax
 
@@ -105,3 +106,67 @@ def test_all_finite_other_layouts():
     assert not _network.all_finite(x.T)             # F-ordered: NumPy's test
     assert not _network.all_finite(x[:, ::2])
     assert not _network.all_finite(np.array([1, -np.inf], dtype=np.float16))
+
+
+# ------------------------------------------------------------ CSR structure
+
+def csr_arrays(n_rows, n_features, rng):
+    """A valid CSR matrix's arrays: rows of 0 to 40 stored values."""
+    counts = rng.randint(0, 41, n_rows)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    indices = rng.randint(0, n_features, indptr[-1]).astype(np.int32)
+    data = rng.standard_normal(indptr[-1])
+    return data, indices, indptr
+
+
+def malformed(data, indices, indptr, n_features):
+    matrix = sp.csr_matrix((3, n_features))     # then given the arrays as-is
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    matrix._shape = (indptr.size - 1, n_features)
+    with pytest.raises(ValueError, match="malformed CSR input"):
+        _network.Dataset(matrix)
+
+
+def test_csr_structure_check_finds_every_bad_index():
+    """Every position of the vector loops and their tails: an index equal to
+    n_features, a negative one, and one past 2**31 as unsigned."""
+    rng = np.random.RandomState(0)
+    for n_rows in (1, 2, 3, 9, 17):
+        n_features = 50
+        data, indices, indptr = csr_arrays(n_rows, n_features, rng)
+        _network.Dataset(sp.csr_matrix((data, indices, indptr),
+                                       shape=(n_rows, n_features)))
+        for pos in range(indices.size):
+            for value in (n_features, -1, np.iinfo(np.int32).min):
+                bad = indices.copy()
+                bad[pos] = value
+                malformed(data, bad, indptr, n_features)
+
+
+def test_csr_structure_check_finds_every_decreasing_offset():
+    rng = np.random.RandomState(1)
+    for n_rows in range(1, 20):
+        data, indices, indptr = csr_arrays(n_rows, 30, rng)
+        for i in range(1, n_rows):
+            if indptr[i] == indptr[i + 1]:
+                continue
+            bad = indptr.copy()
+            bad[i] = indptr[i + 1] + 1      # above its successor
+            malformed(data, indices, bad, 30)
+
+
+def test_csr_structure_check_edges():
+    data, indices = np.ones(3), np.array([0, 1, 2], dtype=np.int32)
+    # no columns: any stored value is out of range, none is fine
+    malformed(data, indices, np.array([0, 3], dtype=np.int32), 0)
+    empty = sp.csr_matrix((2, 0))
+    assert _network.Dataset(empty).n_rows == 2
+    # offsets beyond the stored values, or starting below 0
+    malformed(data, indices, np.array([0, 4], dtype=np.int32), 5)
+    malformed(data, indices, np.array([-1, 3], dtype=np.int32), 5)
+    # indices beyond the range the offsets cover are not read
+    wide = np.array([0, 1, 2, 999], dtype=np.int32)
+    matrix = sp.csr_matrix((3, 5))
+    matrix.data, matrix.indices = data, wide
+    matrix.indptr = np.array([0, 1, 2, 3], dtype=np.int32)
+    assert _network.Dataset(matrix).n_rows == 3
