@@ -7,7 +7,8 @@ through this module:
 - :class:`TrainingData`: validated training rows, their class indices and
   sample weights, as the kernels read them (a :class:`_network.Dataset`);
 - :func:`predict_outputs`: the inference pass, in chunks of ``CHUNK_ROWS``
-  rows, on as many threads as the work deserves (:mod:`._threads`);
+  rows, on as many threads as the work deserves and the clock confirms
+  (:mod:`._threads`);
 - :class:`FullBatchObjective`: the full-batch objective and gradient that
   L-BFGS and the gradient check evaluate, its chunks shared by threads
   that a tuner chooses by the clock;
@@ -28,7 +29,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _network
-from ._threads import forward_work, single_threaded_blas_for, threads_for
+from ._threads import (
+    forward_work,
+    inference_threads,
+    single_threaded_blas_for,
+    threads_for,
+)
 
 #: Rows per chunk in inference and in the full-batch objective: large enough
 #: for efficient matrix products, small enough for a chunk's input to stay in
@@ -108,14 +114,23 @@ def predict_outputs(net, params, running, X, probabilities):
 
     Returns the outputs and the number of undefined (NaN) ones."""
     n = X.shape[0]
+    sparse = sp.issparse(X)
     out = np.empty((n, net.sizes[-1]), dtype=params.dtype)
     layout = net.inference_layout(n, CHUNK_ROWS)
-    n_threads = threads_for(forward_work(net.sizes, n),
-                            n_tasks=-(-n // CHUNK_ROWS))
+    work = forward_work(net.sizes, n)
+    n_threads = threads_for(work, n_tasks=-(-n // CHUNK_ROWS))
+    tuned = n_threads > 1
+    if tuned:
+        key = (net.sizes, params.dtype.char, sparse)
+        n_threads = inference_threads.choose(key, n_threads)
+        tic = time.perf_counter()
     with single_threaded_blas_for(net.sizes, min(n, CHUNK_ROWS),
-                                  params.itemsize, sp.issparse(X)):
+                                  params.itemsize, sparse):
         undefined = _network.forward(layout, as_dataset(X), params, running,
                                      out, probabilities, n_threads)
+    if tuned:
+        inference_threads.record(key, n_threads,
+                                 (time.perf_counter() - tic) / work)
     return out, undefined
 
 

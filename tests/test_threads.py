@@ -203,3 +203,61 @@ def test_predictions_limit_blas_threads_only_where_blas_multiplies(
         assert entered == [True]
     finally:
         _network.small_gemm_rows(**previous)
+
+
+def test_inference_threads_follow_the_clock():
+    """The inference tuner times both counts first, then keeps the faster,
+    probing the other now and then (more rarely while it loses), and
+    switches when the times turn round."""
+    tuner = _threads.InferenceThreads()
+    key = ((784, 256, 10), "f", False)
+    assert tuner.choose(key, 1) == 1            # one thread: nothing to tune
+    clock = {2: 1.0, 1: 2.0}                    # seconds per work, by count
+
+    def calls(k):
+        counts = []
+        for _ in range(k):
+            n = tuner.choose(key, 2)
+            tuner.record(key, n, clock[n])
+            counts.append(n)
+        return counts
+
+    # both timed first: a call after a change of count is not counted
+    assert calls(6) == [2, 2, 2, 1, 1, 1]
+    first = calls(64)
+    assert first[:7] == [2] * 7
+    # probes of three calls after 8, 16 and 32 more (rarer as they lose)
+    assert first.count(1) == 9
+    assert first[7:10] == [1, 1, 1]
+    later = calls(64)
+    assert later.count(1) <= 3
+    clock = {2: 3.0, 1: 2.0}                    # after pauses: two lose
+    turned = calls(20)
+    assert turned[:2] == [2, 2] and turned[2:].count(1) >= 14
+    clock = {2: 0.5, 1: 2.0}                    # awake again: a probe wins
+    assert calls(200)[-100:].count(2) >= 90
+
+
+def test_inference_threads_give_the_same_outputs(quiet_fit):
+    """Whichever count the tuner takes, a prediction is the same bits."""
+    import numpy as np
+
+    from sklearn_mcnn import MLPBackpropClassifier
+
+    rng = np.random.RandomState(0)
+    X = rng.standard_normal((3000, 784)).astype(np.float32)
+    clf = quiet_fit(MLPBackpropClassifier((64,), max_iter=1, random_state=0),
+                    X[:300], np.arange(300) % 4)
+    work = _threads.forward_work(clf._net.sizes, X.shape[0])
+    if _threads.threads_for(work, n_tasks=12) == 1:
+        pytest.skip("one thread only: nothing to choose")
+    seen, outputs = set(), []
+    for _ in range(20):
+        proba = clf.predict_proba(X)
+        outputs.append(proba)
+        key = (clf._net.sizes, "f", False)
+        samples = _threads.inference_threads._records[key]["samples"]
+        seen.update(c for c, times in samples.items() if times)
+    assert seen == {1, _threads.threads_for(work, n_tasks=12)}
+    for proba in outputs[1:]:
+        np.testing.assert_array_equal(proba, outputs[0])
