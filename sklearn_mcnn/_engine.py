@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from . import _network
 from ._threads import (
+    MAX_TUNED_INFERENCE_WORK,
     forward_work,
     inference_threads,
     single_threaded_blas_for,
@@ -119,7 +120,7 @@ def predict_outputs(net, params, running, X, probabilities):
     layout = net.inference_layout(n, CHUNK_ROWS)
     work = forward_work(net.sizes, n)
     n_threads = threads_for(work, n_tasks=-(-n // CHUNK_ROWS))
-    tuned = n_threads > 1
+    tuned = n_threads > 1 and work <= MAX_TUNED_INFERENCE_WORK
     if tuned:
         key = (net.sizes, params.dtype.char, sparse)
         n_threads = inference_threads.choose(key, n_threads)

@@ -54,6 +54,14 @@ MIN_WORK_PER_THREAD = 2**25
 #: threshold, protects them from busy cores.
 MIN_TUNED_WORK_PER_THREAD = 2**22
 
+#: Predictions of up to this many multiply-adds (about 25 ms of one core in
+#: float32) that `threads_for` gives several threads are tuned by the clock
+#: (:class:`InferenceThreads`); in larger ones the milliseconds of waking a
+#: thread are a few percent of the call, and a probe on one thread would
+#: cost a large share of a whole call (a 100,000-row prediction of
+#: 784-256-128-10 takes 0.4-0.8 s).
+MAX_TUNED_INFERENCE_WORK = 2**30
+
 #: From about this many multiply-adds OpenBLAS may split a matrix product
 #: among its own threads (its ``GEMM_MULTITHREAD_THRESHOLD`` × 65536, with
 #: the default threshold of 4); smaller products run on the calling thread.
