@@ -1296,7 +1296,7 @@ def blas_forward_work(sizes, Py_ssize_t rows, Py_ssize_t itemsize,
     ``SMALL_AXPY`` units or more: its work is that row), and other products
     go to BLAS where ``mcnn_forward_by_kernel`` says so.  Inference limits
     BLAS to one thread only where this is large enough for BLAS to start
-    threads (a context that costs about 10 µs, and wakes BLAS's threads).
+    threads (a context that costs about 10 µs).
     """
     cdef Py_ssize_t l, k, n, work, largest = 0
     for l in range(len(sizes) - 1):

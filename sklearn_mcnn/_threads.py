@@ -256,8 +256,7 @@ def single_threaded_blas_for(sizes, chunk_rows, itemsize, sparse_input):
 
     A softmax model's products all run in the kernels' own loops (dense rows
     as dot products, CSR rows by the sparse loops), so its predictions skip
-    the context: 9-25 µs of a 100-row ``predict_proba`` on AMD EPYC, and
-    BLAS's threads, woken by the change of their number, stay asleep.
+    the context: 9-25 µs of a 100-row ``predict_proba`` on AMD EPYC.
     """
     work = _network.blas_forward_work(sizes, chunk_rows, itemsize, sparse_input)
     if work >= BLAS_THREADING_WORK:
