@@ -121,7 +121,8 @@ class InferenceThreads:
     most every ``PROBE_EVERY_MAX``) the other count runs ``PROBE_CALLS``
     calls.  The outputs are the same bits on any count, so the choice
     changes only the time.  Concurrent predictions share the record
-    without a lock: a lost update only delays the choice.
+    without a lock: every access tolerates another thread's change (a
+    lost update only delays the choice).
     """
 
     WINDOW = 3
@@ -141,7 +142,8 @@ class InferenceThreads:
 
     def _best(self, record, n_threads):
         samples = record["samples"]
-        return min((n_threads, 1), key=lambda c: self._median(samples[c]))
+        return min((n_threads, 1), key=lambda c: self._median(
+            samples.get(c) or [float("inf")]))
 
     def choose(self, key, n_threads):
         """The count for the next call of ``key`` among 1 and ``n_threads``
@@ -160,7 +162,7 @@ class InferenceThreads:
             samples.clear()
             samples.update({n_threads: [], 1: []})
         for count in (n_threads, 1):
-            if len(samples[count]) < self.FIRST:
+            if len(samples.get(count, ())) < self.FIRST:
                 return count
         if record["probe_left"] > 0:
             record["probe_left"] -= 1
@@ -177,17 +179,17 @@ class InferenceThreads:
         """Account for one call of ``key`` on ``n_threads`` threads that took
         ``per_work`` seconds per multiply-add."""
         record = self._records.get(key)
-        if record is None or n_threads not in record["samples"]:
+        times = None if record is None else record["samples"].get(n_threads)
+        if times is None:
             return
         last, record["last"] = record["last"], n_threads
         if last != n_threads:
             return
-        times = record["samples"][n_threads]
         times.append(per_work)
         del times[:-self.WINDOW]
         if record["probe"] == n_threads and record["probe_left"] == 0:
             # the probe's last call: grow rarer if it lost
-            top = max(record["samples"])
+            top = max(record["samples"], default=n_threads)
             won = self._best(record, top) == n_threads
             record["every"] = (self.PROBE_EVERY if won else
                                min(2 * record["every"], self.PROBE_EVERY_MAX))

@@ -261,3 +261,35 @@ def test_inference_threads_give_the_same_outputs(quiet_fit):
     assert seen == {1, _threads.threads_for(work, n_tasks=12)}
     for proba in outputs[1:]:
         np.testing.assert_array_equal(proba, outputs[0])
+
+
+def test_inference_threads_shared_without_a_lock():
+    """Predictions in several Python threads share the tuner's records, the
+    thread limit changing under them: no call ever fails."""
+    import sys
+    import threading
+
+    tuner = _threads.InferenceThreads()
+    errors = []
+
+    def hammer(seed):
+        try:
+            for i in range(3000):
+                limit = 2 + (i // 7 + seed) % 3      # 2, 3 or 4 threads
+                n = tuner.choose(("k",), limit)
+                tuner.record(("k",), n, 1.0 / n + 0.01 * (i % 5))
+        except Exception as exc:     # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)      # switch threads between bytecodes
+    try:
+        workers = [threading.Thread(target=hammer, args=(s,))
+                   for s in range(4)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert errors == []
