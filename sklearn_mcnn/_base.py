@@ -32,10 +32,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _network
 from ._checkpoint import restore_on_failure
 from ._dask import is_dask_collection
-from ._engine import FullBatchObjective, TrainingData, predict_outputs
+from ._engine import (
+    FullBatchObjective,
+    TrainingData,
+    all_finite,
+    predict_outputs,
+)
 from ._network import Network
 from ._training import TrainingMixin, _CallbackContext
 from ._validation import check_class_labels
@@ -473,7 +477,7 @@ default=None
             X_val, y_val_index, sw_val = validation
             with np.errstate(over="ignore"):
                 X_val = X_val.astype(X.dtype, copy=False)
-            if not np.isfinite(X_val.data if sp.issparse(X_val) else X_val).all():
+            if not all_finite(X_val):
                 raise ValueError(
                     f"X_val has values beyond the range of {X.dtype}, the "
                     "precision this model trains in. Scale the features."
@@ -755,10 +759,7 @@ default=None
         if type(X) is np.ndarray:
             if not X.flags.c_contiguous:
                 return False
-            values = X
-        elif type(X) in (sp.csr_matrix, sp.csr_array):
-            values = X.data
-        else:
+        elif type(X) not in (sp.csr_matrix, sp.csr_array):
             return False
         return (
             X.ndim == 2
@@ -766,7 +767,7 @@ default=None
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and _network.all_finite(values)
+            and all_finite(X)
         )
 
     def decision_function(self, X):
@@ -932,7 +933,7 @@ def forward_pass(net, params, running, X, probabilities):
     if X.dtype != params.dtype:
         with np.errstate(over="ignore"):
             X = X.astype(params.dtype)
-        if not np.isfinite(X.data if sp.issparse(X) else X).all():
+        if not all_finite(X):
             raise ValueError(
                 f"X has values beyond the range of {params.dtype}, "
                 "the precision this model was fitted in. Scale the "

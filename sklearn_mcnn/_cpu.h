@@ -51,4 +51,14 @@ static inline int mcnn_has_avx2(void) { return 0; }
 static inline int mcnn_has_avx2_fma(void) { return 0; }
 
 #endif
+
+/* AVX2_CALL where the CPU has what it needs (HAS: mcnn_has_avx2() or
+ * mcnn_has_avx2_fma()), else SCALAR_CALL; builds without the AVX2 code
+ * never see AVX2_CALL.  One entry point per kernel, for both builds. */
+#if MCNN_X86_DISPATCH
+#define MCNN_DISPATCH(HAS, AVX2_CALL, SCALAR_CALL)                            \
+    ((HAS) ? (AVX2_CALL) : (SCALAR_CALL))
+#else
+#define MCNN_DISPATCH(HAS, AVX2_CALL, SCALAR_CALL) (SCALAR_CALL)
+#endif
 #endif

@@ -38,7 +38,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from . import _network
-from ._engine import as_dataset, dot, full_batch_chunk_rows, statistics_step
+from ._engine import (
+    all_finite,
+    as_dataset,
+    dot,
+    full_batch_chunk_rows,
+    statistics_step,
+)
 from ._threads import single_threaded_blas
 from ._validation import check_class_labels
 
@@ -223,7 +229,7 @@ class _Block:
         """The block with its rows in ``dtype`` (finite values checked)."""
         with np.errstate(over="ignore"):
             X = self.X.astype(dtype)
-        if not np.isfinite(X.data if sp.issparse(X) else X).all():
+        if not all_finite(X):
             raise ValueError(
                 f"X has values beyond the range of {dtype}, the precision "
                 "this warm-started model trains in. Scale the features."
@@ -244,7 +250,7 @@ def _prepare_block(X, y, sample_weight, dtype, classes, index):
     with np.errstate(over="ignore"):
         X = (X.astype(dtype, copy=False) if sparse
              else np.ascontiguousarray(X, dtype=dtype))
-    if not np.isfinite(X.data if sparse else X).all():
+    if not all_finite(X):
         raise ValueError(
             f"Input X contains NaN or infinity {where}, or values beyond the "
             f"range of {dtype}."

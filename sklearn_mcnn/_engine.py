@@ -81,6 +81,12 @@ def dot(a, b):
     return float(np.einsum("i,i->", a, b, dtype=np.float64))
 
 
+def all_finite(X):
+    """Whether every stored value of X (dense or sparse) is finite
+    (:func:`_network.all_finite`: one pass over the bits, no temporary)."""
+    return _network.all_finite(X.data if sp.issparse(X) else X)
+
+
 def as_dataset(X, y=None, sample_weight=None):
     """The rows of X (dense or sparse), and for training their class
     indices and weights, as the kernels read them."""

@@ -77,11 +77,6 @@ static inline int mcnn_non_decreasing_scalar(const int* offsets, ptrdiff_t n) {
             }                                                                 \
         return _mm256_testz_si256(bad, bad)                                   \
                && mcnn_all_finite_##T##_scalar(x + i, n - i);                 \
-    }                                                                         \
-    static inline int mcnn_all_finite_##T(const T* x, ptrdiff_t n) {          \
-        if (mcnn_has_avx2())                                                  \
-            return mcnn_all_finite_##T##_avx2(x, n);                          \
-        return mcnn_all_finite_##T##_scalar(x, n);                            \
     }
 
 MCNN_ALL_FINITE_AVX2(float, 8, _mm256_set1_epi32, _mm256_cmpeq_epi32,
@@ -122,36 +117,27 @@ MCNN_AVX2_FMA static int mcnn_non_decreasing_avx2(const int* offsets,
            && mcnn_non_decreasing_scalar(offsets + i, n - i);
 }
 
-static inline int mcnn_indices_below(const int* indices, ptrdiff_t begin,
-                                     ptrdiff_t end, uint32_t width) {
-    if (mcnn_has_avx2())
-        return mcnn_indices_below_avx2(indices, begin, end, width);
-    return mcnn_indices_below_scalar(indices, begin, end, width);
-}
+#endif
 
-static inline int mcnn_non_decreasing(const int* offsets, ptrdiff_t n) {
-    if (mcnn_has_avx2())
-        return mcnn_non_decreasing_avx2(offsets, n);
-    return mcnn_non_decreasing_scalar(offsets, n);
-}
-
-#else
-
+/* The entry points, for both builds. */
 static inline int mcnn_all_finite_float(const float* x, ptrdiff_t n) {
-    return mcnn_all_finite_float_scalar(x, n);
+    return MCNN_DISPATCH(mcnn_has_avx2(), mcnn_all_finite_float_avx2(x, n),
+                         mcnn_all_finite_float_scalar(x, n));
 }
 static inline int mcnn_all_finite_double(const double* x, ptrdiff_t n) {
-    return mcnn_all_finite_double_scalar(x, n);
+    return MCNN_DISPATCH(mcnn_has_avx2(), mcnn_all_finite_double_avx2(x, n),
+                         mcnn_all_finite_double_scalar(x, n));
 }
 static inline int mcnn_indices_below(const int* indices, ptrdiff_t begin,
                                      ptrdiff_t end, uint32_t width) {
-    return mcnn_indices_below_scalar(indices, begin, end, width);
+    return MCNN_DISPATCH(mcnn_has_avx2(),
+                         mcnn_indices_below_avx2(indices, begin, end, width),
+                         mcnn_indices_below_scalar(indices, begin, end, width));
 }
 static inline int mcnn_non_decreasing(const int* offsets, ptrdiff_t n) {
-    return mcnn_non_decreasing_scalar(offsets, n);
+    return MCNN_DISPATCH(mcnn_has_avx2(), mcnn_non_decreasing_avx2(offsets, n),
+                         mcnn_non_decreasing_scalar(offsets, n));
 }
-
-#endif
 
 /* Whether indptr[0:n_rows + 1] are non-decreasing offsets within the nnz
  * stored values and every column index they cover lies in [0, n_features)

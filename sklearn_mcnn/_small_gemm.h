@@ -63,14 +63,21 @@ static inline enum mcnn_forward_kind mcnn_small_gemm_kind(
                                                            : MCNN_BY_BLAS;
 }
 
-/* Whether mcnn_gemm_rows_<T> computes the forward product itself; if not,
- * BLAS does (as it does when the dot products find no memory for their copy
- * of B, which this cannot foresee).  Inference asks it to know whether BLAS
- * may start threads of its own (blas_forward_work in _network.pyx). */
+/* How mcnn_gemm_rows_<T> computes a forward product on this CPU (BLAS
+ * also when the dot products find no memory for their copy of B, which
+ * this cannot foresee). */
+static inline enum mcnn_forward_kind mcnn_forward_kind(
+        ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, size_t itemsize) {
+    return mcnn_has_avx2_fma() ? mcnn_small_gemm_kind(m, n, k, itemsize)
+                               : MCNN_BY_BLAS;
+}
+
+/* Whether the kernels compute the forward product themselves: inference
+ * asks it to know whether BLAS may start threads of its own
+ * (blas_forward_work in _network.pyx). */
 static inline int mcnn_forward_by_kernel(ptrdiff_t m, ptrdiff_t n, ptrdiff_t k,
                                          size_t itemsize) {
-    return mcnn_small_gemm_kind(m, n, k, itemsize) != MCNN_BY_BLAS
-           && mcnn_has_avx2_fma();
+    return mcnn_forward_kind(m, n, k, itemsize) != MCNN_BY_BLAS;
 }
 
 /* The weight gradient Aᵀ D of layers of at most this many outputs, per
@@ -321,9 +328,11 @@ enum { MCNN_DOT_STACK = 4096 };
     static inline int mcnn_gemm_rows_##T(                                     \
         ptrdiff_t m, ptrdiff_t n, ptrdiff_t k, const T* A, ptrdiff_t lda,     \
         const T* B, ptrdiff_t ldb, int add, T* C, ptrdiff_t ldc) {            \
-        if (!mcnn_forward_by_kernel(m, n, k, sizeof(T)))                      \
+        const enum mcnn_forward_kind kind = mcnn_forward_kind(m, n, k,        \
+                                                              sizeof(T));     \
+        if (kind == MCNN_BY_BLAS)                                             \
             return 0;                                                         \
-        if (mcnn_small_gemm_kind(m, n, k, sizeof(T)) == MCNN_BY_DOTS)         \
+        if (kind == MCNN_BY_DOTS)                                             \
             return mcnn_gemm_dot_##T##_avx2(m, n, k, A, lda, B, ldb, add, C,  \
                                             ldc);                             \
         mcnn_gemm_nn_##T##_avx2(m, n, k, A, lda, B, ldb, add, C, ldc);        \

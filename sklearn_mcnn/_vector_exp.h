@@ -120,12 +120,6 @@ MCNN_AVX2_FMA static inline double mcnn_sum4(__m256d v) {
             tot = _mm256_add_pd(tot, e);                                      \
         }                                                                     \
         return mcnn_sum4(tot);                                                \
-    }                                                                         \
-    static inline double mcnn_shifted_exp_##T(const T* z, double shift, T* p, \
-                                              ptrdiff_t C) {                  \
-        if (mcnn_has_avx2_fma())                                              \
-            return mcnn_shifted_exp_##T##_avx2(z, shift, p, C);               \
-        return mcnn_shifted_exp_##T##_scalar(z, shift, p, C);                 \
     }
 
 #define MCNN_LOAD4_DOUBLE(ptr) _mm256_loadu_pd(ptr)
@@ -136,16 +130,19 @@ MCNN_AVX2_FMA static inline double mcnn_sum4(__m256d v) {
 MCNN_SHIFTED_EXP_AVX2(float, MCNN_LOAD4_FLOAT, MCNN_STORE4_FLOAT)
 MCNN_SHIFTED_EXP_AVX2(double, MCNN_LOAD4_DOUBLE, MCNN_STORE4_DOUBLE)
 
-#else  /* no AVX2 build */
+#endif
 
+/* The entry points, for both builds. */
 static inline double mcnn_shifted_exp_float(const float* z, double shift,
                                             float* p, ptrdiff_t C) {
-    return mcnn_shifted_exp_float_scalar(z, shift, p, C);
+    return MCNN_DISPATCH(mcnn_has_avx2_fma(),
+                         mcnn_shifted_exp_float_avx2(z, shift, p, C),
+                         mcnn_shifted_exp_float_scalar(z, shift, p, C));
 }
 static inline double mcnn_shifted_exp_double(const double* z, double shift,
                                              double* p, ptrdiff_t C) {
-    return mcnn_shifted_exp_double_scalar(z, shift, p, C);
+    return MCNN_DISPATCH(mcnn_has_avx2_fma(),
+                         mcnn_shifted_exp_double_avx2(z, shift, p, C),
+                         mcnn_shifted_exp_double_scalar(z, shift, p, C));
 }
-
-#endif
 #endif
