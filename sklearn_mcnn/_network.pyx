@@ -56,7 +56,9 @@ from ._activations cimport (ELU, GELU, IDENTITY, LEAKY_RELU, LOGISTIC, RELU,
                             SOFTPLUS, TANH, needs_pre_activation)
 from ._layers cimport (backward_layers, bias_grad, dense_batch,
                        forward_layers, layer_delta, layer_forward, layer_grad)
-from ._layout cimport Layout, Pass, Source, block_width, delta_offset, n_blocks
+from ._layout cimport (
+    MAX_GRAD_BLOCK, Layout, Pass, Source, block_width, delta_offset, n_blocks,
+)
 from ._loss cimport (BINARY_LOG_LOSS, LOG_LOSS, SQUARED_ERROR, batch_weights,
                      output_loss, shifted_exp_double, shifted_exp_float,
                      sigmoid, softmax_row)
@@ -323,7 +325,8 @@ cdef class Network:
         self.block_grad_size = 0
         if step_threads > 0:
             for l in range(L):
-                n = block_width(self._sizes[l]) * self._sizes[l + 1]
+                n = (block_width(self._sizes[l], MAX_GRAD_BLOCK)
+                     * self._sizes[l + 1])
                 self.block_grad_size = max(self.block_grad_size, n)
             off += step_threads * self.block_grad_size
         self.batch_weight_off = off
@@ -838,7 +841,8 @@ cdef void step_block(const Pass* p, floating* ws, const Step* st, int l,
     does the intercept (and batch norm's γ, β), whose gradients are in the
     gradient vector."""
     cdef unsigned int mode = mcnn_flush_subnormals()
-    cdef Py_ssize_t n_in = p.net.sizes[l], w = block_width(n_in)
+    cdef Py_ssize_t n_in = p.net.sizes[l]
+    cdef Py_ssize_t w = block_width(n_in, MAX_GRAD_BLOCK)
     cdef Py_ssize_t k0 = c * w, k1 = min(k0 + w, n_in)
     cdef floating* grad = <floating*> p.grad
     cdef floating* dW = ws + p.net.block_grad_off + thread * p.net.block_grad_size
@@ -859,7 +863,9 @@ cdef inline Py_ssize_t n_step_blocks(const Pass* p, int l) noexcept nogil:
     input, whose rows scatter into every row of dW_0)."""
     if l < 0:
         return 0
-    return 1 if l == 0 and p.X.sparse else n_blocks(p.net.sizes[l])
+    if l == 0 and p.X.sparse:
+        return 1
+    return n_blocks(p.net.sizes[l], MAX_GRAD_BLOCK)
 
 
 cdef void backward_region(const Pass* p, floating* ws, const Step* st,

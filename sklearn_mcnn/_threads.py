@@ -20,11 +20,12 @@ in inference) and call BLAS on one thread.  Three rules decide the count:
    and, in the kernels, the training steps and the L-BFGS objective: a tuner
    (:func:`sklearn_mcnn._network.new_tuner`) starts on one thread and,
    once ``PROBE_AFTER_SECONDS`` (0.25 s) of steps have passed, probes the
-   others for a few steps, keeping whichever count is faster; a probe that
-   clearly loses ends after two steps, and probes grow rarer while they
-   lose.  A short fit thus never wakes a second core (on a shared machine
-   waking an idle one can itself take tens of milliseconds), and a busy
-   core costs a long one little.
+   others for a few steps (the first, which wakes the threads, not
+   counted), keeping whichever count is faster; a probe that clearly loses
+   ends after two steps, and probes grow rarer while they lose.  A short
+   fit thus never wakes a second core (on a shared machine waking an idle
+   one can itself take tens of milliseconds), and a busy core costs a long
+   one little.
 
 The results are the same bits with any thread count.
 """

@@ -7,7 +7,8 @@ other far longer than one thread takes (measured: float64 Adam, batch 32,
 one core busy with another process: 4.2 s per epoch on two threads, 1.9 s
 on one).  The loop runs on the chosen count and now and then probes the
 other one for a few steps, switching when the probe is clearly faster;
-probes grow rarer while they lose.
+probes grow rarer while they lose.  A probe's first step is not counted:
+it also wakes the threads that slept while the other count ran.
 
 The state is a :c:type:`Tuner` struct.  Between calls it lives in a NumPy
 array of the structured dtype ``_network.TUNER_DTYPE`` (same fields, same
@@ -58,21 +59,25 @@ cdef inline void tuner_record(Tuner* tu, double seconds) noexcept nogil:
     if tu.other == tu.threads:
         return
     if tu.probing > 0:
-        tu.probe += seconds
         tu.probing -= 1
-        if (tu.probing <= PROBE_STEPS - 2 and tu.chosen > 0
-                and seconds > PROBE_GIVE_UP * tu.chosen):
+        if tu.probing == PROBE_STEPS - 1:
+            # The probe's first step also wakes the threads, which slept
+            # while one thread ran (on a 2-vCPU VM: milliseconds, more than
+            # the step): it is not counted, like the first prediction after
+            # a change of count (_threads.InferenceThreads).
+            return
+        tu.probe += seconds
+        if tu.chosen > 0 and seconds > PROBE_GIVE_UP * tu.chosen:
             # Clearly losing (threads waiting for a busy core lose a time
             # slice per step): end the probe now, not PROBE_STEPS later.
-            # (Not on its first step, which also wakes the threads.)
             tu.probing = 0
             tu.every = min(2 * tu.every, <Py_ssize_t> PROBE_EVERY_MAX)
             tu.countdown = tu.every
             tu.probe = -PROBE_AFTER_SECONDS
         elif tu.probing == 0:
-            if tu.probe < 0.9 * PROBE_STEPS * tu.chosen:
+            if tu.probe < 0.9 * (PROBE_STEPS - 1) * tu.chosen:
                 tu.threads, tu.other = tu.other, tu.threads
-                tu.chosen = tu.probe / PROBE_STEPS
+                tu.chosen = tu.probe / (PROBE_STEPS - 1)
                 tu.every = PROBE_EVERY
             else:
                 tu.every = min(2 * tu.every, <Py_ssize_t> PROBE_EVERY_MAX)

@@ -238,6 +238,41 @@ def test_inference_threads_follow_the_clock():
     assert calls(200)[-100:].count(2) >= 90
 
 
+def test_step_tuner_does_not_count_the_step_that_wakes_the_threads():
+    """The training steps' tuner (``_tuner.pxd``) on a deterministic clock:
+    a probe's first step, which wakes the sleeping threads, is not counted,
+    so two threads that are faster once awake take over; a probe whose
+    steps are clearly slower (a busy core) ends after two steps."""
+    from sklearn_mcnn import _network
+
+    def steps(state, k, clock):
+        counts = []
+        for _ in range(k):
+            n = _network.tuner_threads_next(state)
+            seconds = clock(n, len(counts) == 0 or counts[-1] != n)
+            _network.tuner_account(state, seconds)
+            counts.append(n)
+        return counts
+
+    awake = {1: 0.01, 2: 0.004}             # seconds per step, by count
+    wake_up = 0.05                          # the first step on two threads
+
+    def clock(n, changed):
+        return wake_up if n == 2 and changed else awake[n]
+
+    state = _network.new_tuner(2)
+    first = steps(state, 40, clock)
+    # one thread until 0.25 s of steps have passed, then a probe wins
+    assert first[:25] == [1] * 25 and first[25:] == [2] * 15
+    assert _network.tuner_threads_next(state) == 2
+
+    # a busy core: the probe's second step is clearly slower, and it ends
+    state = _network.new_tuner(2)
+    busy = {1: 0.01, 2: 0.05}
+    counts = steps(state, 40, lambda n, changed: busy[n])
+    assert counts[25:27] == [2, 2] and counts[27:] == [1] * 13
+
+
 def test_inference_threads_give_the_same_outputs(quiet_fit):
     """Whichever count the tuner takes, a prediction is the same bits."""
     import numpy as np
