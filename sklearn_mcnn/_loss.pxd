@@ -35,11 +35,22 @@ cdef inline double sigmoid(double d) noexcept nogil:
     return e / (1.0 + e)
 
 
-cdef inline double softplus(double d) noexcept nogil:
-    """``log(1 + exp(d))``, without overflow (+inf for d = +inf)."""
-    if d == INFINITY:
-        return INFINITY
-    return (d if d > 0 else 0.0) + log1p(exp(-fabs(d)))
+cdef inline double binary_log_loss(double d, double t,
+                                   double* prob) noexcept nogil:
+    """``ℓ = t log(1 + e^−d) + (1 − t) log(1 + e^d)`` (no inf − inf at
+    d = ±inf), and ``σ(d)`` into ``prob`` (the bits of `sigmoid`), from
+    one ``exp`` and one ``log1p`` of ``e^−|d|``: ``log(1 + e^±d) = max(±d,
+    0) + log1p(e^−|d|)``.  (The loss and σ each called ``exp`` before: a
+    third of a two-class L-BFGS evaluation of 10000 × 20 went to libm.)"""
+    cdef double e = exp(-fabs(d)), lp = log1p(e)
+    cdef double pos = (d if d > 0 else 0.0) + lp     # log(1 + e^d)
+    cdef double neg = (-d if d < 0 else 0.0) + lp    # log(1 + e^−d)
+    prob[0] = 1.0 / (1.0 + e) if d >= 0 else e / (1.0 + e)
+    if t == 1:
+        return neg
+    if t == 0:
+        return pos
+    return t * neg + (1.0 - t) * pos
 
 
 cdef inline double softmax_row(const floating* z, floating* p,
@@ -108,7 +119,7 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
     cdef const floating* bw = ws + p.net.batch_weight_off
     cdef double eps = p.net.label_smoothing
     cdef double off = eps / C, on = 1.0 - eps + eps / C
-    cdef double total = 0, li, diff, zsum, t, d
+    cdef double total = 0, li, diff, zsum, t, prob
     cdef floating* z
     cdef int yi
     for i in range(n):
@@ -117,14 +128,10 @@ cdef inline double output_loss(const Pass* p, floating* ws, bint want_delta,
         z = Z + i * C
         if p.net.loss == BINARY_LOG_LOSS:
             t = (1.0 - 0.5 * eps) if yi == 1 else 0.5 * eps
-            d = z[0]
-            # log(1 + e^d) − t d = t log(1 + e^−d) + (1 − t) log(1 + e^d):
-            # no inf − inf at d = ±inf.
-            li = softplus(-d) if t == 1 else (
-                softplus(d) if t == 0 else
-                t * softplus(-d) + (1.0 - t) * softplus(d))
+            # log(1 + e^d) − t d, and σ(d)
+            li = binary_log_loss(z[0], t, &prob)
             if want_delta:
-                D[i] = <floating> (bw[i] * (sigmoid(d) - t))
+                D[i] = <floating> (bw[i] * (prob - t))
         elif p.net.loss == LOG_LOSS:
             li = -z[yi]                     # before z becomes probabilities
             if eps > 0:

@@ -184,16 +184,23 @@ def test_one_output_gradient(binary, sparse, smoothing):
     assert check_gradient(fitted, X, y) < 1e-6
 
 
-def test_one_output_objective_is_the_two_row_objective(binary):
+@pytest.mark.parametrize("scale, smoothing", [(1.0, 0.0), (80.0, 0.0),
+                                               (80.0, 0.2)])
+def test_one_output_objective_is_the_two_row_objective(binary, scale,
+                                                       smoothing):
     """G(v, c) = F(−v/2, v/2, −c/2, c/2), and ∂G/∂v = ∂F/∂w_1 there: the
-    penalty maps as alpha/2 · ‖W‖² = alpha/4 · ‖v‖²."""
+    penalty maps as alpha/2 · ‖W‖² = alpha/4 · ‖v‖².  Scaled parameters
+    give scores of hundreds, where e^−|d| underflows to 0 and σ(d) rounds
+    to 0 or 1 (the binary loss's one exp of −|d| against the two-row
+    softmax's log-sum-exp)."""
     X, y = binary
-    est = SoftmaxClassifier(alpha=0.3, random_state=0)
+    kw = dict(alpha=0.3, label_smoothing=smoothing, random_state=0)
+    est = SoftmaxClassifier(**kw)
     two = est._training_objective(X, y)          # lbfgs: the one output
     assert two.params.size == X.shape[1] + 1
-    one = OneOutput(TwoRowSoftmax(alpha=0.3)._training_objective(X, y).net)
-    vc = np.random.RandomState(0).normal(size=X.shape[1] + 1)
-    rows = TwoRowSoftmax(alpha=0.3, random_state=0)._training_objective(X, y)
+    one = OneOutput(TwoRowSoftmax(**kw)._training_objective(X, y).net)
+    vc = scale * np.random.RandomState(0).normal(size=X.shape[1] + 1)
+    rows = TwoRowSoftmax(**kw)._training_objective(X, y)
     params = rows.params.copy()
     one.expand(vc, params)
     assert_array_equal(one.reduce(params), vc)
