@@ -61,7 +61,8 @@ from ._layout cimport (
 )
 from ._loss cimport (BINARY_LOG_LOSS, LOG_LOSS, SQUARED_ERROR, batch_weights,
                      output_loss, shifted_exp_double, shifted_exp_float,
-                     sigmoid, softmax_row)
+                     sigmoid, softmax_row, softplus_parts_double,
+                     softplus_parts_float)
 from ._optimizers cimport ADAGRAD, ADAM, RMSPROP, SGD, Hyper, update
 from ._random cimport splitmix64
 from ._tuner cimport (PROBE_AFTER_SECONDS, PROBE_EVERY, PROBE_STEPS, Tuner,
@@ -1337,6 +1338,28 @@ def shifted_exp(z, double shift):
         else:
             tot = shifted_exp_double(<double*> zp, shift, <double*> pp, n)
     return p, tot
+
+
+def softplus_parts(d):
+    """``(exp(−|d|), log1p(exp(−|d|)))`` of a 1-D float32 or float64
+    array, both float64, by the binary log loss's kernel
+    (``_vector_log1p.h``): for the tests of its accuracy."""
+    d = np.ascontiguousarray(d)
+    if d.ndim != 1 or d.dtype not in (np.float32, np.float64):
+        raise ValueError("d must be a 1-D float32 or float64 array")
+    e = np.empty(d.shape[0])
+    lp = np.empty(d.shape[0])
+    cdef Py_ssize_t n = d.shape[0]
+    cdef void* dp = <void*> address(d)
+    cdef double* ep = <double*> address(e)
+    cdef double* lpp = <double*> address(lp)
+    cdef bint single = d.dtype == np.float32
+    with nogil:
+        if single:
+            softplus_parts_float(<float*> dp, n, ep, lpp)
+        else:
+            softplus_parts_double(<double*> dp, n, ep, lpp)
+    return e, lp
 
 
 def _per_dtype_setting(float32, float64, valid, message, get, put):

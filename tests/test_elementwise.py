@@ -1,6 +1,7 @@
 """The kernels' element-wise helpers against closed forms: the softmax's
-vectorised exponentials (``_vector_exp.h``) against ``exp`` in long double,
-and the checks of plain input (``_input_checks.h``: finiteness, a CSR
+vectorised exponentials (``_vector_exp.h``) and the binary log loss's
+``exp(−|d|)``, ``log1p`` (``_vector_log1p.h``) against long double, and the
+checks of plain input (``_input_checks.h``: finiteness, a CSR
 matrix's structure) at every position of their vector loops and tails."""
 
 import math
@@ -47,6 +48,54 @@ def test_exp_specials_and_underflow():
     assert list(p[1:]) == [0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
     p, total = _network.shifted_exp(x[1:], 0.0)
     assert total == 2.0
+
+
+def test_softplus_parts_within_two_ulp_of_long_double():
+    """The binary log loss's ``e = exp(−|d|)`` and ``log1p(e)``: every
+    branch of the reduction (1 + e on either side of √2), scores from 0 to
+    past the underflow, both signs, against long double."""
+    rng = np.random.default_rng(1)
+    a = np.concatenate([
+        np.linspace(0.0, 40.0, 200_003),
+        rng.exponential(3.0, 100_000),
+        np.logspace(-300, 2.8, 20_000),
+        # where 1 + e crosses √2 (e = √2 − 1, |d| = −ln(√2 − 1))
+        -math.log(math.sqrt(2) - 1) + rng.uniform(-1e-6, 1e-6, 2001),
+        [0.0, 5e-324, 1e-17, -LOWEST - 1e-9, -LOWEST + 1e-9],
+    ])
+    d = np.where(rng.random(a.size) < 0.5, a, -a)
+    e, lp = _network.softplus_parts(d)
+    exact_e = np.exp(-np.abs(d).astype(np.longdouble))
+    kept = np.abs(d) <= -LOWEST        # e^−|d| normal: below it, 0
+    assert ulps(e[kept], exact_e[kept]).max() <= 2.0
+    assert np.all(e[~kept] == 0)
+    # log1p of the e that was computed, and the composition
+    exact_lp = np.log1p(e.astype(np.longdouble))
+    nonzero = e > 0
+    assert ulps(lp[nonzero], exact_lp[nonzero]).max() <= 2.0
+    assert np.all(lp[~nonzero] == 0)
+    # the composition: e's error carries into log1p at most one to one
+    exact = np.log1p(exact_e)
+    assert ulps(lp[kept], exact[kept]).max() <= 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softplus_parts_specials_and_every_length(dtype):
+    """NaN stays NaN, ±inf gives 0 and 0; each row's values do not depend
+    on its position (whole vectors or the padded tail)."""
+    d = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0], dtype=dtype)
+    e, lp = _network.softplus_parts(d)
+    assert np.isnan(e[0]) and np.isnan(lp[0])
+    assert list(e[1:]) == [0.0, 0.0, 1.0, 1.0]
+    assert list(lp[1:3]) == [0.0, 0.0] and lp[3] == lp[4] == math.log(2)
+    z = np.random.default_rng(2).normal(scale=5, size=13).astype(dtype)
+    e_all, lp_all = _network.softplus_parts(z)
+    assert e_all.dtype == lp_all.dtype == np.float64
+    for start in range(13):
+        for stop in range(start + 1, 14):
+            e, lp = _network.softplus_parts(z[start:stop])
+            assert np.array_equal(e, e_all[start:stop])
+            assert np.array_equal(lp, lp_all[start:stop])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
