@@ -35,7 +35,13 @@ elif sys.platform == "darwin":
     compile_args, link_args = ["-O3", "-fno-math-errno"], []
 else:
     # -fno-math-errno lets the compiler vectorise the sqrt and exp loops.
-    compile_args, link_args = ["-O3", "-fno-math-errno", "-fopenmp"], ["-fopenmp"]
+    # -falign-loops=64 starts every loop on a cache line, so a kernel's
+    # speed does not depend on where unrelated code moves it: an unrelated
+    # change moved the CSR gradient scatter (the same instructions) by 48
+    # bytes, and a float32 L-BFGS evaluation of 60000 sparse digits took
+    # 1.2x its time; with every loop aligned, the time of before (AMD EPYC).
+    compile_args = ["-O3", "-fno-math-errno", "-fopenmp", "-falign-loops=64"]
+    link_args = ["-fopenmp"]
 if DEBUG:
     compile_args = [a for a in compile_args if a.startswith("-f")] + ["-O0", "-g"]
 if ASAN:

@@ -15,6 +15,11 @@ This script times, on the deformed-digits data set (60,000 × 784, pixels in
   two, for the 10-class softmax model and for a two-class problem (digits
   0-4 against 5-9), which L-BFGS trains as one logistic output.
 
+A second, tall and narrow data set (``make_classification``, ``--tall``
+rows × 20 features, two classes, standardised, dense) shows the binary
+log loss's own cost: 20 multiply-adds per row in each product, against
+an ``exp`` and a ``log1p`` per row.
+
 Each time is the median of ``--repeat`` calls, the read and the evaluations
 interleaved so that load from other processes falls on all of them alike.
 The ratio evaluation / read is the figure of issue 17 (target ≤ 1.5).
@@ -34,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.datasets import make_classification
+from sklearn.preprocessing import StandardScaler
 
 from sklearn_mcnn import SoftmaxClassifier, _network
 from sklearn_mcnn._engine import FullBatchObjective, TrainingData
@@ -70,61 +77,50 @@ def median_seconds(funcs, repeat):
     return [float(np.median(t)) for t in times]
 
 
+def data_sets(args):
+    """(name, float64 X, [(problem, labels)], input kinds) of each data set."""
+    X64, y, _, _ = make_digits(args.n_samples, 1)
+    Xt, yt = make_classification(args.tall, 20, n_informative=10,
+                                 random_state=0)
+    Xt = StandardScaler().fit_transform(Xt)
+    return [
+        (f"digits {X64.shape[0]} × {X64.shape[1]}, density "
+         f"{np.count_nonzero(X64) / X64.size:.2f}", X64,
+         [("10 classes", y), ("2 classes", (y >= 5).astype(int))],
+         (False, True)),
+        (f"make_classification {Xt.shape[0]} × {Xt.shape[1]}", Xt,
+         [("2 classes", yt)], (False,)),
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-samples", type=int, default=60000)
+    parser.add_argument("--tall", type=int, default=100000,
+                        help="rows of the tall, narrow data set")
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--output",
                         default=str(RESULTS / "bench_lbfgs_pass.md"))
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
-    X64, y, _, _ = make_digits(args.n_samples, 1)
-    alpha = 1.0 / len(y)
+    sets = data_sets(args)
+    alpha = 1.0 / sets[0][1].shape[0]
     lines = [
-        f"One L-BFGS evaluation against one read of X: digits, "
-        f"{X64.shape[0]} x {X64.shape[1]}, density "
-        f"{np.count_nonzero(X64) / X64.size:.2f}; median of {args.repeat}.",
+        f"One L-BFGS evaluation against one read of X; median of "
+        f"{args.repeat}.",
         "",
-        "| X | problem | parameters | read s | evaluation s, 1 thread "
+        "| data | X | problem | parameters | read s | evaluation s, 1 thread "
         "| ratio | evaluation s, 2 threads | ratio |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     with single_threaded_blas():
-        for dtype in (np.float64, np.float32):
-            for sparse in (False, True):
-                X = X64.astype(dtype)
-                X = sp.csr_matrix(X) if sparse else X
-                v = np.ones(X.shape[1], dtype=dtype)
-
-                def read(X=X, v=v, sparse=sparse):
-                    return X @ v
-
-                def column_sums(X=X):
-                    return X.sum(axis=0)
-
-                for problem, labels in (("10 classes", y),
-                                        ("2 classes", (y >= 5).astype(int))):
-                    obj = objective_for(X, labels, alpha)
-                    grad = np.empty_like(obj.params)
-                    evals = [
-                        (lambda k=k, obj=obj, grad=grad: _network.loss_grad(
-                            obj.net, obj.data.dataset, obj.params, grad,
-                            obj.running, obj.alpha, k))
-                        for k in (1, 2)
-                    ]
-                    read(), column_sums()
-                    for f in evals:
-                        f()
-                    t_read, t_sum, t1, t2 = median_seconds(
-                        [read, column_sums, *evals], args.repeat)
-                    floor = min(t_read, t_sum)
-                    name = (f"{np.dtype(dtype).name} "
-                            f"{'CSR' if sparse else 'dense'}")
-                    lines.append(
-                        f"| {name} | {problem} | {obj.params.size} | "
-                        f"{floor:.4f} | {t1:.4f} | {t1 / floor:.2f} | "
-                        f"{t2:.4f} | {t2 / floor:.2f} |")
-                    print(lines[-1], flush=True)
+        for data_name, X64, problems, kinds in sets:
+            for dtype in (np.float64, np.float32):
+                for sparse in kinds:
+                    X = X64.astype(dtype)
+                    X = sp.csr_matrix(X) if sparse else X
+                    lines += evaluations(data_name, X, sparse, problems,
+                                         alpha, args.repeat)
     lines += [
         "",
         "read: the faster of `X @ v` (one thread) and `X.sum(axis=0)`; "
@@ -133,6 +129,42 @@ def main(argv=None):
     ]
     lines += machine_footer("bench_lbfgs_pass.py", argv, load_start)
     write_report(lines, args.output)
+
+
+def evaluations(data_name, X, sparse, problems, alpha, repeat):
+    """The table's rows of one X: each problem's evaluation on one and two
+    threads against one read of X, interleaved."""
+    v = np.ones(X.shape[1], dtype=X.dtype)
+
+    def read():
+        return X @ v
+
+    def column_sums():
+        return X.sum(axis=0)
+
+    rows = []
+    for problem, labels in problems:
+        obj = objective_for(X, labels, alpha)
+        grad = np.empty_like(obj.params)
+        evals = [
+            (lambda k=k, obj=obj, grad=grad: _network.loss_grad(
+                obj.net, obj.data.dataset, obj.params, grad, obj.running,
+                obj.alpha, k))
+            for k in (1, 2)
+        ]
+        read(), column_sums()
+        for f in evals:
+            f()
+        t_read, t_sum, t1, t2 = median_seconds(
+            [read, column_sums, *evals], repeat)
+        floor = min(t_read, t_sum)
+        name = f"{X.dtype.name} {'CSR' if sparse else 'dense'}"
+        rows.append(
+            f"| {data_name} | {name} | {problem} | {obj.params.size} | "
+            f"{floor:.4f} | {t1:.4f} | {t1 / floor:.2f} | {t2:.4f} | "
+            f"{t2 / floor:.2f} |")
+        print(rows[-1], flush=True)
+    return rows
 
 
 if __name__ == "__main__":

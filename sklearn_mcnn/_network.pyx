@@ -14,6 +14,14 @@ kernels, then extension types, then Python):
   a range of units), ``_tuner.pxd`` (the thread-count tuner),
   ``_optimizers.pxd`` (update rules), ``_blas.pxd``, ``_random.pxd``.  They
   are compiled into this one extension.
+- ``.h`` headers hold the loops written in C, their AVX2 builds chosen at
+  run time (``_cpu.h``; elsewhere a portable loop, or BLAS):
+  ``_small_gemm.h`` (the products BLAS does badly), ``_sparse_narrow.h``
+  (CSR rows against narrow layers), ``_vector_exp.h`` (the softmax's
+  exponentials), ``_vector_log1p.h`` (the binary log loss's exp and
+  log1p), ``_input_checks.h`` (finiteness, CSR structure) and
+  ``_optimizers.h`` (update rules); ``_fpu.h`` and ``_clock.h`` set the
+  floating-point mode and read the clock.
 - This file holds the extension types that cross the boundary and the
   parallel loops:
 
