@@ -104,7 +104,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     load_start = os.getloadavg()[0]
     sets = data_sets(args)
-    alpha = 1.0 / sets[0][1].shape[0]
     lines = [
         f"One L-BFGS evaluation against one read of X; median of "
         f"{args.repeat}.",
@@ -120,7 +119,7 @@ def main(argv=None):
                     X = X64.astype(dtype)
                     X = sp.csr_matrix(X) if sparse else X
                     lines += evaluations(data_name, X, sparse, problems,
-                                         alpha, args.repeat)
+                                         args.repeat)
     lines += [
         "",
         "read: the faster of `X @ v` (one thread) and `X.sum(axis=0)`; "
@@ -131,7 +130,7 @@ def main(argv=None):
     write_report(lines, args.output)
 
 
-def evaluations(data_name, X, sparse, problems, alpha, repeat):
+def evaluations(data_name, X, sparse, problems, repeat):
     """The table's rows of one X: each problem's evaluation on one and two
     threads against one read of X, interleaved."""
     v = np.ones(X.shape[1], dtype=X.dtype)
@@ -144,7 +143,7 @@ def evaluations(data_name, X, sparse, problems, alpha, repeat):
 
     rows = []
     for problem, labels in problems:
-        obj = objective_for(X, labels, alpha)
+        obj = objective_for(X, labels, 1.0 / X.shape[0])
         grad = np.empty_like(obj.params)
         evals = [
             (lambda k=k, obj=obj, grad=grad: _network.loss_grad(

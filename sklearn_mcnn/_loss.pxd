@@ -3,7 +3,7 @@ logistic output, or the squared error on one-hot targets; its delta, and
 the batch's sample weights."""
 
 from cython cimport floating
-from libc.math cimport exp, log, isfinite, INFINITY
+from libc.math cimport exp, fabs, log, isfinite, INFINITY
 from libc.string cimport memset
 
 from ._layout cimport Pass, Rows, row_id
@@ -35,24 +35,31 @@ cdef enum Loss:
     BINARY_LOG_LOSS = 2
 
 
+cdef inline double sigmoid_of(double d, double e) noexcept nogil:
+    """``σ(d)`` given ``e = e^−|d|``: ``1 / (1 + e)`` for d ≥ 0, else
+    ``e / (1 + e)``, without overflow."""
+    return (1.0 if d >= 0 else e) / (1.0 + e)
+
+
 cdef inline double sigmoid(double d) noexcept nogil:
     """``1 / (1 + exp(-d))``, without overflow."""
-    cdef double e
-    if d >= 0:
-        return 1.0 / (1.0 + exp(-d))
-    e = exp(d)
-    return e / (1.0 + e)
+    return sigmoid_of(d, exp(-fabs(d)))
 
 
-cdef inline double binary_log_loss(double d, double e, double lp, double t,
-                                   double* prob) noexcept nogil:
-    """``ℓ = t log(1 + e^−d) + (1 − t) log(1 + e^d)`` (no inf − inf at
-    d = ±inf), and ``σ(d)`` into ``prob``, given ``e = e^−|d|`` and
-    ``lp = log1p(e)`` (`softplus_parts`): ``log(1 + e^±d) = max(±d, 0) +
-    lp``, ``σ(d) = 1 / (1 + e)`` for d ≥ 0, else ``e / (1 + e)``."""
-    cdef double pos = (d if d > 0 else 0.0) + lp     # log(1 + e^d)
-    cdef double neg = (-d if d < 0 else 0.0) + lp    # log(1 + e^−d)
-    prob[0] = 1.0 / (1.0 + e) if d >= 0 else e / (1.0 + e)
+cdef inline double binary_log_loss(double d, double e, double lp,
+                                   double t) noexcept nogil:
+    """``ℓ = t log(1 + e^−d) + (1 − t) log(1 + e^d)`` given ``e = e^−|d|``
+    and ``lp = log1p(e)`` (`softplus_parts`): ``log(1 + e^±d) = max(±d, 0)
+    + lp``.  For finite d that is ``lp + (max(d, 0) − t d)``, without a
+    branch on the label: for t = 0 and t = 1 the bracket is ``max(±d, 0)``
+    exactly, so a confident right answer keeps its loss ``lp``.  At
+    d = ±inf the two terms apart, so that a right answer costs 0, not
+    inf − inf."""
+    cdef double pos, neg
+    if isfinite(d):
+        return lp + ((d if d > 0 else 0.0) - t * d)
+    pos = (d if d > 0 else 0.0) + lp     # log(1 + e^d)
+    neg = (-d if d < 0 else 0.0) + lp    # log(1 + e^−d)
     if t == 1:
         return neg
     if t == 0:
@@ -75,7 +82,7 @@ cdef inline double binary_output_loss(const Pass* p, floating* ws,
     cdef floating* D = ws + p.net.delta_off[0]
     cdef const floating* bw = ws + p.net.batch_weight_off
     cdef double eps = p.net.label_smoothing
-    cdef double total = 0, li, t, prob
+    cdef double total = 0, li, t
     cdef double e[BINARY_ROWS]
     cdef double lp[BINARY_ROWS]
     i0 = 0
@@ -88,9 +95,10 @@ cdef inline double binary_output_loss(const Pass* p, floating* ws,
         for i in range(nb):
             r = row_id(&p.rows, i0 + i)
             t = (1.0 - 0.5 * eps) if p.y[r] == 1 else 0.5 * eps
-            li = binary_log_loss(Z[i0 + i], e[i], lp[i], t, &prob)
+            li = binary_log_loss(Z[i0 + i], e[i], lp[i], t)
             if want_delta:
-                D[i0 + i] = <floating> (bw[i0 + i] * (prob - t))
+                D[i0 + i] = <floating> (
+                    bw[i0 + i] * (sigmoid_of(Z[i0 + i], e[i]) - t))
             if p.sw[r] != 0:
                 total += p.sw[r] * li
         i0 += nb

@@ -62,9 +62,10 @@ cdef inline void tuner_record(Tuner* tu, double seconds) noexcept nogil:
         tu.probing -= 1
         if tu.probing == PROBE_STEPS - 1:
             # The probe's first step also wakes the threads, which slept
-            # while one thread ran (on a 2-vCPU VM: milliseconds, more than
-            # the step): it is not counted, like the first prediction after
-            # a change of count (_threads.InferenceThreads).
+            # while one thread ran (float32 SGD at batch 32 on a 2-vCPU VM:
+            # about 1.0 ms, the next steps 0.6-0.7): it is not counted,
+            # like the first prediction after a change of count
+            # (_threads.InferenceThreads).
             return
         tu.probe += seconds
         if tu.chosen > 0 and seconds > PROBE_GIVE_UP * tu.chosen:
