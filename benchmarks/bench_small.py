@@ -41,8 +41,12 @@ Each cell (data set × pair) is measured in two load conditions in one run:
 
 Times are the median of ``--repeats`` fits (3 by default) of a fresh
 estimator; within each cell and condition the contenders take turns fit by
-fit (order rotated every repeat), with a ``--settle`` pause before each fit
-so that the previous fit's spinning BLAS / OpenMP threads are asleep.  Each
+fit (order rotated every repeat); each fit starts once no other thread of
+the process runs, so that the previous fit's BLAS and OpenMP threads have
+stopped spinning (OpenBLAS's spin for 0.11 s after a call: the fixed 0.1 s
+pause used before did not outlast them, and a 7 ms softmax fit on iris
+took 14 ms right after a ``LogisticRegression`` fit under the busy core),
+after an optional ``--settle`` pause.  Each
 contender is first fitted once on iris, untimed (one-time set-up: lazy
 imports, thread pools).  Targets: ours / scikit-learn ≤ 1.0 idle, and ours
 busy / ours 1-thread busy ≤ 1.5 (a parallel fit should not lose much when
@@ -107,7 +111,7 @@ from sklearn_mcnn import (
     SoftmaxClassifier,
 )
 
-from _common import cpu_model, machine_footer, write_report
+from _common import cpu_model, machine_footer, wait_for_idle_threads, write_report
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ALPHA = 1e-4          # SoftmaxClassifier's default
@@ -219,9 +223,11 @@ def n_threads():
 
 
 def timed_fit(make, X, y, settle, one_thread=False):
-    """Seconds of one ``fit`` of a fresh estimator (after ``settle`` s)."""
+    """Seconds of one ``fit`` of a fresh estimator (after ``settle`` s and
+    once no other thread of the process runs)."""
     model = make()
     time.sleep(settle)
+    wait_for_idle_threads()
     if one_thread:
         with threadpool_limits(1):
             tic = time.perf_counter()
@@ -462,9 +468,10 @@ def main(argv=None):
                         help="MLP and reduction pairs only on cells with "
                              "n × d at most this (default 1e7: skips "
                              "100000 × 500); 'inf' for all")
-    parser.add_argument("--settle", type=float, default=0.1,
-                        help="pause before each fit, s (default 0.1): the "
-                             "previous fit's spinning threads go to sleep")
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="pause before each fit, s (default 0), before "
+                             "waiting for the previous fit's spinning "
+                             "threads to sleep")
     parser.add_argument("--no-threads", action="store_true",
                         help="skip the 'threads woken' probes")
     parser.add_argument("--output", default=str(RESULTS / "bench_small.md"))

@@ -271,9 +271,11 @@ cdef class Network:
         """A network of the same architecture laid out for inference on
         ``n_rows`` rows in chunks of at most ``max_rows``.
 
-        The capacity is rounded up to a power of two, so a handful of layouts
-        serve every call; they are cached and never changed afterwards, so
-        concurrent predictions share nothing writable.
+        The capacity is ``max_rows``, or where all rows fit in fewer, the
+        power of two from ``n_rows``, so a handful of layouts serve every
+        call (``_engine.inference_chunk_rows`` gives multiples of 8); they
+        are cached and never changed afterwards, so concurrent predictions
+        share nothing writable.
         """
         cdef Py_ssize_t capacity = 1
         while capacity < min(n_rows, max_rows):

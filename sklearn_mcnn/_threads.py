@@ -111,8 +111,9 @@ class InferenceThreads:
     the second vCPU's thread) or right after a NumPy product (whose OpenBLAS
     worker keeps spinning on a core for about 0.1 s), against 9.7 on one.
 
-    Per architecture, dtype and input kind this keeps the seconds per
-    multiply-add of the last ``WINDOW`` calls on each count and takes the
+    Per architecture, dtype, input kind and power of two of the work (a
+    call's fixed costs weigh more in small calls) this keeps the seconds
+    per multiply-add of the last ``WINDOW`` calls on each count and takes the
     count whose median is lower (single calls are noisy).  A call on
     another count than the call before is not counted: the first
     two-thread call after one-thread calls wakes the other thread, which

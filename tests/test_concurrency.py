@@ -4,7 +4,9 @@
   parameters on one, two or three threads, and while the step-thread tuner
   probes (the one test that sets the tuner's state directly,
   ``test_threaded_training_steps_equal_one_thread``);
-- Python threads predicting from one model at once: the answers of one.
+- Python threads predicting from one model at once: the answers of one;
+- a prediction's rows in chunks that two threads share evenly, the same
+  bits on one thread and on two.
 
 How many threads a fit starts is in test_threads.py.
 """
@@ -23,6 +25,7 @@ from sklearn_mcnn import (
     MLPBackpropClassifier,
     OneVsOneClassifier,
     SoftmaxClassifier,
+    _engine,
     _network,
     _threads,
 )
@@ -94,6 +97,49 @@ def test_predict_from_many_threads_equals_one_thread(quiet_fit):
             concurrent = list(pool.map(run, jobs))
         for job, result in zip(jobs, concurrent):
             assert_array_equal(result, run(job), err_msg=f"{name} {job}")
+
+
+def test_inference_chunks_are_shared_evenly():
+    per = _threads.MIN_WORK_PER_THREAD
+    for n in (96, 100, 300, 513, 600, 1000, 1025, 3000, 100_000):
+        rows = _engine.inference_chunk_rows(n, 2 * per)
+        assert rows % 8 == 0 and rows <= _engine.CHUNK_ROWS
+        chunks = -(-n // rows)
+        assert chunks >= 2
+        # two threads, the first half of the chunks each (a static split)
+        first = min(n, -(-chunks // 2) * rows)
+        assert abs(first - (n - first)) <= 8 * chunks, (n, rows)
+    assert _engine.inference_chunk_rows(600, 2 * per - 1) == _engine.CHUNK_ROWS
+    assert _engine.inference_chunk_rows(_engine.MIN_SPLIT_ROWS - 1,
+                                        2 * per) == _engine.CHUNK_ROWS
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_split_predictions_are_the_same_bits_on_any_count(monkeypatch, dtype,
+                                                          quiet_fit):
+    # Rows in even chunks (any work deserves two threads here) on one
+    # thread and on two: the same bits, and a plain NumPy forward pass of
+    # the same weights.
+    X, y = make_classification(n_samples=600, n_features=40, n_informative=10,
+                               n_classes=3, random_state=0)
+    X = X.astype(dtype)
+    clf = quiet_fit(MLPBackpropClassifier((48, 24), max_iter=3,
+                                          random_state=0), X, y)
+    monkeypatch.setattr(_threads, "MIN_WORK_PER_THREAD", 1)
+    outputs = {}
+    for n_threads in (1, 2):
+        monkeypatch.setattr(_threads, "effective_n_threads",
+                            lambda n=n_threads: n)
+        outputs[n_threads] = clf.predict_proba(X[:300])
+    assert_array_equal(outputs[1], outputs[2])
+    a = X[:300].astype(np.float64)
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
+        a = np.maximum(a @ W + b, 0)
+    z = a @ clf.coefs_[-1] + clf.intercepts_[-1]
+    expected = np.exp(z - z.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(outputs[1], expected, rtol=tol, atol=tol)
 
 
 @pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])

@@ -290,7 +290,7 @@ def test_inference_threads_give_the_same_outputs(quiet_fit):
     for _ in range(20):
         proba = clf.predict_proba(X)
         outputs.append(proba)
-        key = (clf._net.sizes, "f", False)
+        key = (clf._net.sizes, "f", False, work.bit_length())
         samples = _threads.inference_threads._records[key]["samples"]
         seen.update(c for c, times in samples.items() if times)
     assert seen == {1, _threads.threads_for(work, n_tasks=12)}
