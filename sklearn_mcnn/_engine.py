@@ -176,8 +176,8 @@ def predict_outputs(net, params, running, X, probabilities):
         undefined = _network.forward(layout, as_dataset(X), params, running,
                                      out, probabilities, n_threads)
     if tuned:
-        inference_threads.record(key, n_threads,
-                                 (time.perf_counter() - tic) / work)
+        inference_threads.record(key, n_threads, time.perf_counter() - tic,
+                                 work)
     return out, undefined
 
 

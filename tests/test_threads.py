@@ -207,35 +207,43 @@ def test_predictions_limit_blas_threads_only_where_blas_multiplies(
 
 def test_inference_threads_follow_the_clock():
     """The inference tuner times both counts first, then keeps the faster,
-    probing the other now and then (more rarely while it loses), and
-    switches when the times turn round."""
+    probing the other once some seconds of calls have passed (more rarely
+    while it loses), and switches when the times turn round."""
+    import math
+
     tuner = _threads.InferenceThreads()
-    key = ((784, 256, 10), "f", False)
+    key = ((784, 256, 10), "f", False, 27)
     assert tuner.choose(key, 1) == 1            # one thread: nothing to tune
-    clock = {2: 1.0, 1: 2.0}                    # seconds per work, by count
+    clock = {2: 1 / 64, 1: 1 / 32}              # seconds per call, by count
 
     def calls(k):
         counts = []
         for _ in range(k):
             n = tuner.choose(key, 2)
-            tuner.record(key, n, clock[n])
+            tuner.record(key, n, clock[n], 1.0)
             counts.append(n)
         return counts
 
     # both timed first: a call after a change of count is not counted
     assert calls(6) == [2, 2, 2, 1, 1, 1]
-    first = calls(64)
-    assert first[:7] == [2] * 7
-    # probes of three calls after 8, 16 and 32 more (rarer as they lose)
-    assert first.count(1) == 9
-    assert first[7:10] == [1, 1, 1]
-    later = calls(64)
-    assert later.count(1) <= 3
-    clock = {2: 3.0, 1: 2.0}                    # after pauses: two lose
+    # the faster count until PROBE_AFTER seconds of calls have passed (the
+    # six above included), then a probe of the other
+    wait = math.ceil((tuner.PROBE_AFTER - 3 * clock[2] - 3 * clock[1]) * 64)
+    first = calls(wait + 3)
+    assert first == [2] * wait + [1] * 3
+    # the probe lost: the next one waits twice as long (its own calls
+    # count towards it)
+    wait = math.ceil((2 * tuner.PROBE_AFTER - 3 * clock[1]) * 64)
+    second = calls(wait + 3)
+    assert second == [2] * wait + [1] * 3
+    # ever longer, up to PROBE_AFTER_MAX: far fewer probes than calls
+    later = calls(4000)
+    assert later.count(1) <= 30                 # 0.75% of the calls
+    clock = {2: 3 / 64, 1: 1 / 32}              # after pauses: two lose
     turned = calls(20)
-    assert turned[:2] == [2, 2] and turned[2:].count(1) >= 14
-    clock = {2: 0.5, 1: 2.0}                    # awake again: a probe wins
-    assert calls(200)[-100:].count(2) >= 90
+    assert turned[:2] == [2, 2] and turned[2:] == [1] * 18
+    clock = {2: 1 / 128, 1: 1 / 32}             # awake again: a probe wins
+    assert calls(2000)[-200:].count(2) >= 190
 
 
 def test_step_tuner_does_not_count_the_step_that_wakes_the_threads():
@@ -312,7 +320,7 @@ def test_inference_threads_shared_without_a_lock():
             for i in range(3000):
                 limit = 2 + (i // 7 + seed) % 3      # 2, 3 or 4 threads
                 n = tuner.choose(("k",), limit)
-                tuner.record(("k",), n, 1.0 / n + 0.01 * (i % 5))
+                tuner.record(("k",), n, 1.0 / n + 0.01 * (i % 5), 1.0)
         except Exception as exc:     # noqa: BLE001 - reported below
             errors.append(exc)
 
