@@ -18,6 +18,7 @@ and its ``.pxd`` rooms.
 
 import copy
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -146,6 +147,13 @@ class BaseNetworkClassifier(
         "cosine_period": [Interval(Integral, 1, None, closed="left"), None],
         "cosine_period_mult": [Interval(Integral, 1, None, closed="left")],
     }
+
+    #: How ``fit`` validates X (``validate_data``'s options); the reductions
+    #: validate X so for a base estimator of this package, once for all of
+    #: its sub-estimators.
+    _INPUT_CHECKS: ClassVar[dict] = {
+        "accept_sparse": "csr", "dtype": [np.float64, np.float32],
+        "order": "C"}
 
     # ------------------------------------------------------------------ hooks
 
@@ -296,15 +304,7 @@ default=None
         the fit transaction restores if the call fails.
         """
         first_call = not (incremental and hasattr(self, "classes_"))
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            order="C",
-            reset=first_call,
-        )
+        X, y = validate_data(self, X, y, reset=first_call, **self._INPUT_CHECKS)
         check_class_labels(y)
         if incremental:
             if first_call:
@@ -327,17 +327,23 @@ default=None
             all_classes = np.unique(y) if classes is None else self._check_classes(
                 classes, y)
         self._check_fit_classes(all_classes, incremental)
-        y_index = np.searchsorted(all_classes, y)
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
+        return X, all_classes, *self._class_indices(y, all_classes,
+                                                    sample_weight)
+
+    def _class_indices(self, y, classes, sample_weight):
+        """y as indices into ``classes``, and the sample weights (float64,
+        validated) times the class weights; raises if none is positive."""
+        y_index = np.searchsorted(classes, y)
         if self.class_weight is not None:
             present, counts = np.unique(y, return_counts=True)
             sample_weight = sample_weight * self._class_weights(
-                present, counts, all_classes)[y_index]
+                present, counts, classes)[y_index]
         if not np.any(sample_weight > 0):
             raise ValueError(ALL_WEIGHTS_ZERO)
-        return X, all_classes, y_index, sample_weight
+        return y_index, sample_weight
 
     def _check_fit_classes(self, classes, incremental):
         """The classes of a training call: at least two, and for a
@@ -399,10 +405,8 @@ default=None
                     "stochastic solver; solver='lbfgs' trains on the full "
                     "batch without it. Use solver='adam' or 'sgd'."
                 )
-        X_val, y_val = validate_data(
-            self, X_val, y_val, accept_sparse="csr",
-            dtype=[np.float64, np.float32], order="C", reset=False,
-        )
+        X_val, y_val = validate_data(self, X_val, y_val, reset=False,
+                                     **self._INPUT_CHECKS)
         check_class_labels(y_val)
         unknown = np.setdiff1d(np.unique(y_val), classes)
         if unknown.size:
@@ -439,11 +443,7 @@ default=None
             # scikit-learn's _fit_context validates a partial_fit's parameters
             # on the first call only; a later set_params must not slip by.
             self._validate_params()
-        if self.solver == "lbfgs" and self._network_options()["dropout"] > 0:
-            raise ValueError(
-                "dropout needs a stochastic solver: with solver='lbfgs' the "
-                "objective must be deterministic. Use solver='adam' or 'sgd'."
-            )
+        self._check_solver_options()
         if is_dask_collection(X):
             return self._fit_dask(X, y, sample_weight, incremental, classes,
                                   validation)
@@ -452,6 +452,52 @@ default=None
         )
         validation = self._validate_validation_data(validation, classes,
                                                     incremental)
+        return self._train(X, y, classes, y_index, sample_weight, incremental,
+                           validation)
+
+    @with_callbacks
+    def _fit_subproblem(self, X, y, sample_weight=None, incremental=False):
+        """``fit(X, y, sample_weight)``, or with ``incremental``
+        ``partial_fit(X, y, classes=[0, 1], sample_weight)``, for a
+        reduction that has validated the inputs (:mod:`._multiclass`): X as
+        ``fit`` validates it (``_INPUT_CHECKS``: CSR or C-ordered
+        float32/float64, finite, as wide as this estimator's earlier
+        calls), y the sub-problem's labels 0 and 1 (for ``fit``, both with
+        positive weight), sample_weight None or checked non-negative, and
+        this estimator's parameters validated (on the base estimator it is
+        a clone of).  Skips what that repeats: ``validate_data``,
+        ``type_of_target`` and the parameter constraints, about 0.55 ms of
+        a 4.8 ms one-vs-one sub-fit on digits.  The same model, bit for
+        bit, as ``fit`` or ``partial_fit``.  No checkpoint: the caller
+        trains a fresh clone or a copy, and drops it if the call raises."""
+        self._check_solver_options()
+        if incremental and hasattr(self, "classes_"):
+            classes = self.classes_
+        else:
+            self.n_features_in_ = X.shape[1]
+            classes = np.array([0, 1]) if incremental else np.unique(y)
+            self._check_fit_classes(classes, incremental)
+        if sample_weight is None:
+            sample_weight = np.ones(X.shape[0])
+        else:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+        y_index, sample_weight = self._class_indices(y, classes, sample_weight)
+        return self._train(X, y, classes, y_index, sample_weight, incremental,
+                           None)
+
+    def _check_solver_options(self):
+        """The parameters that only a fit can check together."""
+        if self.solver == "lbfgs" and self._network_options()["dropout"] > 0:
+            raise ValueError(
+                "dropout needs a stochastic solver: with solver='lbfgs' the "
+                "objective must be deterministic. Use solver='adam' or 'sgd'."
+            )
+
+    def _train(self, X, y, classes, y_index, sample_weight, incremental,
+               validation):
+        """Train on validated data (:meth:`_validate_training_data`) and
+        validation data (:meth:`_validate_validation_data`, or None); y is
+        for the callbacks."""
         scorer = self._check_scoring()
         self.classes_ = classes
         n_outputs = classes.size
@@ -745,10 +791,7 @@ default=None
             # A one-row call costs a few microseconds instead of
             # scikit-learn's full validation (~200 µs for a CSR row).
             return X
-        return validate_data(
-            self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-            order="C", reset=False,
-        )
+        return validate_data(self, X, reset=False, **self._INPUT_CHECKS)
 
     def _plain_float_input(self, X):
         """Whether X is what `validate_data` would return unchanged: a

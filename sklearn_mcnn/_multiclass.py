@@ -38,6 +38,7 @@ from numbers import Integral
 from typing import ClassVar
 
 import numpy as np
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -69,7 +70,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import CachedParamNamesMixin, binary_scores_in_one_pass
+from ._base import (
+    BaseNetworkClassifier,
+    CachedParamNamesMixin,
+    binary_scores_in_one_pass,
+)
 from ._checkpoint import restore_on_failure
 from ._validation import check_class_labels
 
@@ -180,7 +185,8 @@ class _UntrainedPair(BaseEstimator):
         return np.full((_num_samples(X), 2), 0.5)
 
 
-def _fit_binary(estimator, X, y, fit_params, indices, names, validation):
+def _fit_binary(estimator, X, y, fit_params, indices, names, validation,
+                trusted=False):
     """Fit one binary sub-estimator on the rows `indices` (all if None).
 
     `y` holds the sub-problem's labels (0/1) for those rows, `fit_params` the
@@ -188,7 +194,9 @@ def _fit_binary(estimator, X, y, fit_params, indices, names, validation):
     (negative, positive) side names used in the warning about a constant
     sub-problem (None: no warning, where one side is expected, as in a
     tournament node that the filtering left one-sided), `validation` the
-    sub-problem's own ``X_val``, ``y_val``, ``sample_weight_val`` (or {}).
+    sub-problem's own ``X_val``, ``y_val``, ``sample_weight_val`` (or {}),
+    `trusted` whether the reduction validated X and the parameters for this
+    package's estimators (:meth:`_BaseReduction._trusted_inputs`).
     """
     if indices is not None:
         if indices.size == 0:
@@ -214,10 +222,13 @@ def _fit_binary(estimator, X, y, fit_params, indices, names, validation):
             stacklevel=2,
         )
         return _ConstantPredictor().fit(X, labels)
+    if trusted and _trusts(estimator, fit_params):  # both labels checked above
+        return estimator._fit_subproblem(X, y, fit_params.get("sample_weight"))
     return estimator.fit(X, y, **fit_params)
 
 
-def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation):
+def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation,
+                        trusted=False):
     """Update one binary sub-estimator on the rows `indices` (all if None).
 
     A sub-problem with no rows in this batch leaves `estimator` unchanged,
@@ -233,9 +244,22 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation
             X, params=partial_fit_params, indices=indices
         )
         X = _safe_split(estimator, X, None, indices)[0]
+    if trusted and _trusts(estimator, {**partial_fit_params, **validation}):
+        return estimator._fit_subproblem(
+            X, y, partial_fit_params.get("sample_weight"), incremental=True)
     estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params,
                           **validation)
     return estimator
+
+
+def _trusts(estimator, params):
+    """Whether a sub-estimator may train without validating its inputs
+    again (``_fit_subproblem``), where the reduction validated X and the
+    parameters for this package's estimators: one of them, whose only
+    parameter besides X and y is sample_weight (checked by the
+    reduction)."""
+    return isinstance(estimator, BaseNetworkClassifier) and params.keys() <= {
+        "sample_weight"}
 
 
 def _estimator_to_update(estimator, indices, fresh):
@@ -451,11 +475,28 @@ class _BaseReduction(
         default the base estimator's: the one that will be trained)."""
         if estimator is None:
             estimator = self._base_estimator()
+        if isinstance(estimator, BaseNetworkClassifier):
+            # What its own fit and predict would make of X, made once for
+            # all sub-estimators (which then take it as it is).
+            return dict(estimator._INPUT_CHECKS)
         input_tags = get_tags(estimator).input_tags
         return {
             "accept_sparse": ["csr", "csc"] if input_tags.sparse else False,
             "ensure_all_finite": not input_tags.allow_nan,
         }
+
+    def _trusted_inputs(self):
+        """Whether the sub-estimators of this package may train on X without
+        validating it again: the base estimator is one of them, so
+        :meth:`_validation_params` validated X as its fit would.  Then its
+        parameters are validated here, once, as its own ``fit`` would
+        (unless scikit-learn's configuration skips it)."""
+        base = self._base_estimator()
+        if not isinstance(base, BaseNetworkClassifier):
+            return False
+        if not get_config()["skip_parameter_validation"]:
+            base._validate_params()
+        return True
 
     def _seed_source(self):
         """A copy of the RandomState that ``random_state`` designates.
@@ -549,7 +590,7 @@ class _BaseReduction(
         # Validated as X (the sub-estimators check it against their own
         # training data in detail); the rows must be indexable here.
         X_val = check_array(
-            X_val, dtype=None, input_name="X_val", **self._validation_params()
+            X_val, input_name="X_val", **{"dtype": None, **self._validation_params()}
         )
         y_val = column_or_1d(y_val, warn=True)
         check_consistent_length(X_val, y_val)
@@ -675,6 +716,7 @@ class _BaseReduction(
         self._check_voting()
         X, y = validate_data(self, X, y, **self._validation_params())
         check_class_labels(y)
+        trusted = self._trusted_inputs()
         params = self._routed_params("fit", X, sample_weight, fit_params)
         classes, y_encoded = np.unique(y, return_inverse=True)
         if classes.size < 2:
@@ -690,7 +732,8 @@ class _BaseReduction(
             estimators = self._new_estimators(len(subproblems), seed_source)
             return Parallel(n_jobs=self.n_jobs)(
                 delayed(_fit_binary)(
-                    estimator, X, y_binary, params, indices, names, validation
+                    estimator, X, y_binary, params, indices, names, validation,
+                    trusted,
                 )
                 for estimator, (_, indices, y_binary, names), validation in zip(
                     estimators, subproblems, validations, strict=True
@@ -764,6 +807,7 @@ class _BaseReduction(
             raise ValueError("classes must be passed on the first call to partial_fit.")
         X, y = validate_data(self, X, y, reset=first_call, **self._validation_params())
         check_classification_targets(y)
+        trusted = self._trusted_inputs()
         params = self._routed_params(
             "partial_fit", X, sample_weight, partial_fit_params
         )
@@ -812,7 +856,7 @@ class _BaseReduction(
                 ]
             return Parallel(n_jobs=self.n_jobs)(
                 delayed(_partial_fit_binary)(
-                    estimator, X, y_binary, params, indices, validation
+                    estimator, X, y_binary, params, indices, validation, trusted
                 )
                 for estimator, (_, indices, y_binary, _), validation in zip(
                     estimators, subproblems, validations, strict=True

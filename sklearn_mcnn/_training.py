@@ -120,7 +120,9 @@ class _CallbackContext:
         return lambda: est._fitted_state()
 
     def begin(self):
-        if self.ctx is not None:
+        # Without callbacks, no sub-task: one costs about 20 µs, a tenth of
+        # a small L-BFGS iteration.
+        if self.active:
             self.sub = self.ctx.subcontext(task_name="epoch")
             self.sub.call_on_fit_task_begin(
                 estimator=self.estimator,

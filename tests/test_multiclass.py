@@ -194,6 +194,155 @@ def test_default_base_is_softmax():
 
 
 # --------------------------------------------------------------------------
+# Sub-fits over this package's estimators: the reduction validates X, the
+# labels, the weights and the base's parameters once; each sub-fit trains
+# (``_fit_subproblem``) and gives the model its own fit gives, bit for bit.
+
+
+def _subfit_inputs(case):
+    X, y = _digits()
+    X, y = X[y < 5], y[y < 5]
+    sample_weight = None
+    if case == "float32":
+        X = X.astype(np.float32)
+    elif case == "integers":
+        X = np.round(4 * X).astype(np.int64)
+    elif case == "csc":
+        X = sp.csc_matrix(np.where(np.abs(X) > 0.5, X, 0.0))
+    elif case == "weights":
+        sample_weight = np.random.default_rng(0).uniform(0, 2, y.size)
+        sample_weight[::7] = 0.0
+    return X, y, sample_weight
+
+
+SUBFIT_CASES = ["float64", "float32", "integers", "csc", "weights"]
+
+
+@pytest.mark.parametrize("case", SUBFIT_CASES)
+@pytest.mark.parametrize(
+    "meta, reference",
+    [(OneVsAllClassifier, OneVsRestClassifier),
+     (OneVsOneClassifier, SkOneVsOneClassifier)],
+    ids=["ova", "ovo"],
+)
+def test_sub_fits_are_scikit_learns_bit_for_bit(meta, reference, case):
+    X, y, sample_weight = _subfit_inputs(case)
+    base = SoftmaxClassifier(class_weight="balanced")
+    with sklearn.config_context(enable_metadata_routing=True):
+        base = base.set_fit_request(sample_weight=True)
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        options = {"voting": "confidence"} if meta is OneVsOneClassifier else {}
+        ours = meta(base, **options).fit(X, y, **weights)
+        ref = reference(base).fit(X, y, **weights)
+    assert len(ours.estimators_) == len(ref.estimators_)
+    expected = np.float32 if case == "float32" else np.float64
+    for mine, theirs in zip(ours.estimators_, ref.estimators_, strict=True):
+        assert mine.coef_.dtype == theirs.coef_.dtype == expected
+        assert_array_equal(mine.coef_, theirs.coef_)
+        assert_array_equal(mine.intercept_, theirs.intercept_)
+        assert_array_equal(mine.classes_, theirs.classes_)
+        assert mine.classes_.dtype == theirs.classes_.dtype
+        assert mine.n_iter_ == theirs.n_iter_
+        assert mine.n_features_in_ == theirs.n_features_in_ == X.shape[1]
+        assert mine.loss_curve_ == theirs.loss_curve_
+    assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("case", SUBFIT_CASES)
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_sub_fits_of_a_network_are_its_own_fits(case, solver):
+    # Seeded by the reduction (random_state), with hidden layers and a
+    # stochastic solver: each sub-estimator is what its own fit makes of
+    # its rows.
+    X, y, sample_weight = _subfit_inputs(case)
+    base = MLPBackpropClassifier((6,), solver=solver, max_iter=15,
+                                 class_weight="balanced")
+    ovo = OneVsOneClassifier(base, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ovo.fit(X, y, sample_weight=sample_weight)
+        X_csr = sp.csr_matrix(X) if sp.issparse(X) else X
+        for (i, j), mine in zip(itertools.combinations(range(5), 2),
+                                ovo.estimators_, strict=True):
+            rows = np.flatnonzero((y == i) | (y == j))
+            weights = None if sample_weight is None else sample_weight[rows]
+            own = clone(mine).fit(X_csr[rows], (y[rows] == j).astype(np.intp),
+                                  sample_weight=weights)
+            for a, b in zip(mine.coefs_ + mine.intercepts_,
+                            own.coefs_ + own.intercepts_, strict=True):
+                assert_array_equal(a, b)
+            assert mine.n_iter_ == own.n_iter_
+            assert_array_equal(mine.classes_, own.classes_)
+
+
+@pytest.mark.parametrize("case", SUBFIT_CASES)
+def test_sub_updates_are_their_own_partial_fits(case):
+    X, y, sample_weight = _subfit_inputs(case)
+    X_rows = sp.csr_matrix(X) if sp.issparse(X) else X
+    base = SoftmaxClassifier(solver="adam", learning_rate_init=0.01,
+                             class_weight={0: 1.0, 1: 2.5})
+    ovo = OneVsOneClassifier(base, random_state=0)
+    batches = [np.arange(start, min(start + 70, y.size))
+               for start in range(0, y.size, 70)]
+    for rows in batches:
+        ovo.partial_fit(X[rows], y[rows], classes=np.arange(5),
+                        sample_weight=None if sample_weight is None
+                        else sample_weight[rows])
+    for (i, j), mine in zip(itertools.combinations(range(5), 2),
+                            ovo.estimators_, strict=True):
+        own = clone(mine)
+        for rows in batches:
+            pair = rows[(y[rows] == i) | (y[rows] == j)]
+            if pair.size:
+                own.partial_fit(X_rows[pair], (y[pair] == j).astype(np.intp),
+                                classes=np.array([0, 1]),
+                                sample_weight=None if sample_weight is None
+                                else sample_weight[pair])
+        assert_array_equal(mine.coef_, own.coef_)
+        assert_array_equal(mine.intercept_, own.intercept_)
+        assert (mine.n_iter_, mine.t_) == (own.n_iter_, own.t_)
+        assert mine.loss_curve_ == own.loss_curve_
+        assert_array_equal(mine.classes_, own.classes_)
+        assert mine.classes_.dtype == own.classes_.dtype
+
+
+def test_sub_fits_skip_repeated_validation(monkeypatch):
+    # The reduction validates once: no sub-fit calls validate_data or
+    # checks its labels' type again, and the base's parameters are checked
+    # once, before any sub-fit.
+    import sklearn_mcnn._base
+
+    X, y = _iris()
+    calls = {"validate_data": 0, "check_class_labels": 0}
+
+    def counting(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    for name in calls:
+        monkeypatch.setattr(sklearn_mcnn._base, name,
+                            counting(name, getattr(sklearn_mcnn._base, name)))
+    for meta in META_ESTIMATORS:
+        meta(SoftmaxClassifier()).fit(X, y)
+        clf = meta(SoftmaxClassifier(solver="sgd"))
+        for rows in np.array_split(np.random.default_rng(0).permutation(150), 3):
+            clf.partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+    assert calls == {"validate_data": 0, "check_class_labels": 0}
+    # A base estimator's invalid parameter is still refused, before any
+    # sub-fit, and the fitted reduction is untouched.
+    clf = OneVsOneClassifier(SoftmaxClassifier()).fit(X, y)
+    before = [e.coef_.copy() for e in clf.estimators_]
+    clf.set_params(estimator__max_iter=-1)
+    with pytest.raises(ValueError, match="max_iter"):
+        clf.fit(X, y)
+    for old, e in zip(before, clf.estimators_, strict=True):
+        assert_array_equal(old, e.coef_)
+    assert calls["validate_data"] == 0
+
+
+# --------------------------------------------------------------------------
 # Stub binary classifiers whose scores are read from the input columns.
 #
 # Column 0 of X holds the true class id during fit; it tells a stub which
