@@ -465,7 +465,9 @@ default=None
         calls), y the sub-problem's labels 0 and 1 (for ``fit``, both with
         positive weight), sample_weight None or checked non-negative, and
         this estimator's parameters validated (on the base estimator it is
-        a clone of).  Skips what that repeats: ``validate_data``,
+        a clone of; a later ``partial_fit`` does not check them again, as
+        scikit-learn's ``_fit_context`` does not, while ``partial_fit``
+        itself does).  Skips what that repeats: ``validate_data``,
         ``type_of_target`` and the parameter constraints, about 0.55 ms of
         a 4.8 ms one-vs-one sub-fit on digits.  The same model, bit for
         bit, as ``fit`` or ``partial_fit``.  No checkpoint: the caller
@@ -764,6 +766,27 @@ default=None
             est._running.astype(X.dtype), alpha, capacity=X.shape[0])
 
     # ------------------------------------------------------------ prediction
+
+    #: The fitted lists of floats that every epoch (every ``partial_fit``
+    #: call) lengthens.
+    _CURVES = ("loss_curve_", "validation_scores_", "validation_loss_curve_")
+
+    def __deepcopy__(self, memo):
+        """A deep copy, with the curves copied as lists: ``copy.deepcopy``
+        visits a list's items one by one, and the curves grow by an entry
+        per epoch, so a reduction's ``partial_fit`` (which copies every
+        sub-estimator before updating it) took 842 ms per call instead of
+        55 after 24,000 calls (one-vs-one on digits, 45 sub-estimators);
+        their floats are immutable, so the new lists hold the same items."""
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        for name, value in vars(self).items():
+            if name in self._CURVES and type(value) is list:
+                value = list(value)
+            else:
+                value = copy.deepcopy(value, memo)
+            vars(copied)[name] = value
+        return copied
 
     def _fitted_state(self):
         """Attributes that make a copy of this estimator ready to predict."""

@@ -107,3 +107,38 @@ def test_pickle_loads_and_predicts_in_a_fresh_process(tmp_path, separable,
     for key, (pred, proba) in expected.items():
         assert_array_equal(np.load(tmp_path / f"{key}-pred.npy"), pred)
         assert_array_equal(np.load(tmp_path / f"{key}-proba.npy"), proba)
+
+
+@pytest.mark.parametrize("name", ["softmax-adam", "mlp-bn-dropout"])
+def test_deep_copies_are_independent_and_copy_the_curves_as_lists(
+        name, separable, quiet_fit):
+    """``copy.deepcopy`` (a reduction's ``partial_fit`` copies its
+    sub-estimators) gives a model that pickles to the same bytes, predicts
+    the same bits and shares no mutable state; the curves, which grow by an
+    entry per epoch, are copied as lists, not item by item."""
+    import copy
+
+    X, y = separable
+    model = quiet_fit(clone(PICKLED[name]), X, y)
+    for _ in range(3):
+        model.partial_fit(X, y, X_val=X[:20], y_val=y[:20])
+    copied = copy.deepcopy(model)
+    assert pickle.dumps(copied) == pickle.dumps(model)
+    for curve in model._CURVES:
+        assert getattr(copied, curve) == getattr(model, curve)
+        assert getattr(copied, curve) is not getattr(model, curve)
+    assert_array_equal(copied.predict_proba(X), model.predict_proba(X))
+    before = pickle.dumps(model)
+    copied.partial_fit(X, y, X_val=X[:20], y_val=y[:20])
+    assert pickle.dumps(model) == before
+    assert len(copied.loss_curve_) == len(model.loss_curve_) + 1
+
+    class NoItemCopies(float):
+        def __deepcopy__(self, memo):
+            raise AssertionError("a curve's items were deep-copied one by one")
+
+    for curve in model._CURVES:
+        setattr(model, curve, [NoItemCopies(v) for v in getattr(model, curve)])
+    copied = copy.deepcopy(model)
+    for curve in model._CURVES:
+        assert getattr(copied, curve) == getattr(model, curve)
