@@ -22,7 +22,8 @@ in inference) and call BLAS on one thread.  Three rules decide the count:
    once ``PROBE_AFTER_SECONDS`` (0.25 s) of steps have passed, probes the
    others for a few steps (the first, which wakes the threads, not
    counted), keeping whichever count is faster; a probe that clearly loses
-   ends after two steps, and probes grow rarer while they lose.  A short
+   ends after two steps, and probes grow rarer while they lose (at least
+   one per ``PROBE_WITHIN_SECONDS``, 2 s, of steps).  A short
    fit thus never wakes a second core (on a shared machine waking an idle
    one can itself take tens of milliseconds), and a busy core costs a long
    one little.

@@ -7,7 +7,9 @@ other far longer than one thread takes (measured: float64 Adam, batch 32,
 one core busy with another process: 4.2 s per epoch on two threads, 1.9 s
 on one).  The loop runs on the chosen count and now and then probes the
 other one for a few steps, switching when the probe is clearly faster;
-probes grow rarer while they lose.  A probe's first step is not counted:
+probes grow rarer while they lose, but come at least every
+``PROBE_WITHIN_SECONDS`` of steps, so that a count chosen while the
+machine was busy does not outlast the load by minutes.  A probe's first step is not counted:
 it also wakes the threads that slept while the other count ran.
 
 The state is a :c:type:`Tuner` struct.  Between calls it lives in a NumPy
@@ -24,12 +26,18 @@ cdef extern from *:
     """
     #define MCNN_PROBE_GIVE_UP 1.5
     #define MCNN_PROBE_AFTER_SECONDS 0.25
+    #define MCNN_PROBE_WITHIN_SECONDS 2.0
     """
     # A probe step this many times slower than the chosen count's average
     # ends the probe at once.
     const double PROBE_GIVE_UP "MCNN_PROBE_GIVE_UP"
     # Seconds of steps before the first probe, and between probes.
     const double PROBE_AFTER_SECONDS "MCNN_PROBE_AFTER_SECONDS"
+    # The most seconds of steps between two probes, however many steps
+    # ``every`` asks for: float64 steps of 5 ms at ``PROBE_EVERY_MAX`` steps
+    # would probe every 20 s.  A probe that loses on a busy core costs two
+    # steps (its wake-up and one slow step).
+    const double PROBE_WITHIN_SECONDS "MCNN_PROBE_WITHIN_SECONDS"
 
 
 ctypedef struct Tuner:
@@ -54,7 +62,9 @@ cdef inline void tuner_record(Tuner* tu, double seconds) noexcept nogil:
     ``-PROBE_AFTER_SECONDS``: a probe starts when both ``every`` steps and
     that much time have passed, so a fit shorter than it never wakes a
     second core (on a shared machine, waking an idle one can itself take
-    tens of milliseconds), and a long one pays the probes' cost rarely.
+    tens of milliseconds), and a long one pays the probes' cost rarely; or
+    when ``PROBE_WITHIN_SECONDS`` have passed since the last probe,
+    whatever ``every`` says.
     """
     if tu.other == tu.threads:
         return
@@ -91,6 +101,7 @@ cdef inline void tuner_record(Tuner* tu, double seconds) noexcept nogil:
         seconds, 0.875 * tu.chosen + 0.125 * seconds)
     tu.countdown -= 1
     tu.probe += seconds
-    if tu.countdown <= 0 and tu.probe >= 0:
+    if tu.probe >= 0 and (tu.countdown <= 0 or tu.probe
+                          >= PROBE_WITHIN_SECONDS - PROBE_AFTER_SECONDS):
         tu.probing = PROBE_STEPS
         tu.probe = 0

@@ -336,3 +336,34 @@ def test_inference_threads_shared_without_a_lock():
     finally:
         sys.setswitchinterval(interval)
     assert errors == []
+
+
+def test_step_tuner_probes_within_seconds_after_a_busy_spell():
+    """The training steps' tuner on a deterministic clock: while a core is
+    busy its probes of two threads lose and grow rarer in steps, but come
+    at least every PROBE_WITHIN_SECONDS of steps, so two threads take over
+    within that time once the load is gone (not after ``PROBE_EVERY_MAX``
+    steps: 41 s of these steps)."""
+    import numpy as np
+
+    from sklearn_mcnn import _network
+
+    within = 2.0                            # MCNN_PROBE_WITHIN_SECONDS
+
+    def steps(state, k, seconds):
+        counts = []
+        for _ in range(k):
+            n = _network.tuner_threads_next(state)
+            _network.tuner_account(state, seconds[n])
+            counts.append(n)
+        return counts
+
+    state = _network.new_tuner(2)
+    busy = steps(state, 6000, {1: 0.01, 2: 0.05})        # 60 s of steps
+    probes = [i for i in range(1, len(busy)) if busy[i] == 2 and busy[i - 1] == 1]
+    assert len(probes) >= 25                              # one per 2 s
+    assert max(np.diff(probes)) <= within / 0.01 + 3      # steps between
+    assert sum(busy) - len(busy) <= 2 * len(probes)       # two steps each
+    assert _network.tuner_threads_next(state) == 1
+    idle = steps(state, int(within / 0.01) + 20, {1: 0.01, 2: 0.004})
+    assert idle[-10:] == [2] * 10
