@@ -9,8 +9,9 @@ on one).  The loop runs on the chosen count and now and then probes the
 other one for a few steps, switching when the probe is clearly faster;
 probes grow rarer while they lose, but come at least every
 ``PROBE_WITHIN_SECONDS`` of steps, so that a count chosen while the
-machine was busy does not outlast the load by minutes.  A probe's first step is not counted:
-it also wakes the threads that slept while the other count ran.
+machine was busy does not long outlast the load.  A probe's first step is
+not counted: it also wakes the threads that slept while the other count
+ran.
 
 The state is a :c:type:`Tuner` struct.  Between calls it lives in a NumPy
 array of the structured dtype ``_network.TUNER_DTYPE`` (same fields, same
