@@ -222,7 +222,7 @@ def _fit_binary(estimator, X, y, fit_params, indices, names, validation,
             stacklevel=2,
         )
         return _ConstantPredictor().fit(X, labels)
-    if trusted and _trusts(estimator, fit_params):  # both labels checked above
+    if _trusts(estimator, fit_params, trusted):  # both labels checked above
         return estimator._fit_subproblem(X, y, fit_params.get("sample_weight"))
     return estimator.fit(X, y, **fit_params)
 
@@ -244,7 +244,7 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation
             X, params=partial_fit_params, indices=indices
         )
         X = _safe_split(estimator, X, None, indices)[0]
-    if trusted and _trusts(estimator, {**partial_fit_params, **validation}):
+    if not validation and _trusts(estimator, partial_fit_params, trusted):
         return estimator._fit_subproblem(
             X, y, partial_fit_params.get("sample_weight"), incremental=True)
     estimator.partial_fit(X, y, classes=np.array([0, 1]), **partial_fit_params,
@@ -252,14 +252,15 @@ def _partial_fit_binary(estimator, X, y, partial_fit_params, indices, validation
     return estimator
 
 
-def _trusts(estimator, params):
+def _trusts(estimator, params, trusted):
     """Whether a sub-estimator may train without validating its inputs
-    again (``_fit_subproblem``), where the reduction validated X and the
-    parameters for this package's estimators: one of them, whose only
-    parameter besides X and y is sample_weight (checked by the
-    reduction)."""
-    return isinstance(estimator, BaseNetworkClassifier) and params.keys() <= {
-        "sample_weight"}
+    again (``_fit_subproblem``): the reduction validated X and the
+    parameters for this package's estimators (`trusted`, from
+    :meth:`_BaseReduction._trusted_inputs`), `estimator` is one of them,
+    and its only parameter besides X and y is sample_weight (checked by
+    the reduction)."""
+    return (trusted and isinstance(estimator, BaseNetworkClassifier)
+            and params.keys() <= {"sample_weight"})
 
 
 def _estimator_to_update(estimator, indices, fresh):
